@@ -1,0 +1,318 @@
+package raft
+
+import (
+	"slices"
+
+	"github.com/raftkv/raftkv/internal/raft/progress"
+)
+
+// Chain replication (Config.Chain; DESIGN.md "chain replication").
+//
+// The leader sends new entries to the first member of a chain of
+// followers; each member that accepts them relays the same MsgApp to the
+// next; the last member (the tail) then knows that the leader and every
+// member hold the entries. When the chain plus the leader is a majority and
+// the last entry is of the message's term, that is exactly Raft's commit
+// rule (§5.4.2), so the tail commits, acknowledges the clients of those
+// entries itself, and answers the leader, crediting every member. A put then
+// costs two messages on its critical path instead of four (fan-out to two
+// followers and their answers), and the answer to the leader can wait.
+//
+// Exactly one node acknowledges each entry of the current term: the tail
+// that proves it. The leader tells followers a commit index no higher than
+// what some tail has reported committing (chainState.answered), so a tail
+// never mistakes an entry nobody answered for one already answered.
+
+// chainState is the chain bookkeeping of both roles.
+type chainState struct {
+	// Leader side.
+	members  []uint64 // ordered; members[len-1] is the tail
+	answered uint64   // highest index some follower reported committed
+	lastSend uint64   // tick of the last chain MsgApp
+	lastAck  uint64   // tick of the last answer from a tail
+	failures int      // consecutive retransmit timeouts
+	removals int      // members rotated out for failures, this term
+	// suspect was rotated out of the chain and is not taken back before
+	// suspectUntil.
+	suspect      uint64
+	suspectUntil uint64
+
+	// Tail side: an answer to the leader held back to cover more entries.
+	pendingAck *Message
+	ackDue     uint64
+}
+
+func (c *chainState) reset() { *c = chainState{} }
+
+// AckRange is an inclusive range of committed indexes whose clients this
+// node is the one to acknowledge (Ready.Acks).
+type AckRange struct{ Lo, Hi uint64 }
+
+// addAcks records that this node acknowledges the entries of term in
+// (from, to]. Entries of a term form a contiguous suffix of the log, so the
+// range is cut where the term starts.
+func (r *Raft) addAcks(from, to, term uint64) {
+	lo := to + 1
+	for lo > from+1 && lo-1 > r.log.snapIndex && r.log.entryAt(lo-1).Term == term {
+		lo--
+	}
+	if lo > to {
+		return
+	}
+	if n := len(r.acks); n > 0 && r.acks[n-1].Hi+1 >= lo {
+		r.acks[n-1].Hi = max(r.acks[n-1].Hi, to)
+		return
+	}
+	r.acks = append(r.acks, AckRange{Lo: lo, Hi: to})
+}
+
+// followerCommit is the commit index the leader tells followers. With
+// chains it never exceeds what some follower reported committing, except
+// for entries of earlier terms, which tails never acknowledge.
+func (r *Raft) followerCommit() uint64 {
+	if r.cfg.Chain && r.role == Leader {
+		return min(r.log.committed, max(r.chain.answered, r.termStart-1))
+	}
+	return r.log.committed
+}
+
+// repairChain keeps the chain usable: members must be followers not waiting
+// for a snapshot. Replacements go to the front so the tail, the node that
+// acknowledged clients so far, stays the tail whenever it can.
+func (r *Raft) repairChain() bool {
+	want := min(r.cfg.EagerFollowers, len(r.members)-1)
+	keep := r.chain.members[:0]
+	for _, id := range r.chain.members {
+		if pr := r.prs[id]; pr != nil && pr.State != progress.Snapshot {
+			keep = append(keep, id)
+		}
+	}
+	r.chain.members = keep
+	if len(keep) >= want {
+		return len(keep)+1 >= r.quorum()
+	}
+	var cands []uint64
+	for _, id := range r.members {
+		if id == r.id || slices.Contains(keep, id) {
+			continue
+		}
+		if id == r.chain.suspect && r.now < r.chain.suspectUntil {
+			continue
+		}
+		if pr := r.prs[id]; pr.State != progress.Snapshot {
+			cands = append(cands, id)
+		}
+	}
+	// Most recently heard first; ties by ID for determinism.
+	slices.SortStableFunc(cands, func(a, b uint64) int {
+		ha, hb := r.prs[a].LastHeard, r.prs[b].LastHeard
+		switch {
+		case ha > hb:
+			return -1
+		case ha < hb:
+			return 1
+		}
+		return 0
+	})
+	for _, id := range cands {
+		if len(r.chain.members) >= want {
+			break
+		}
+		r.chain.members = append([]uint64{id}, r.chain.members...)
+	}
+	return len(r.chain.members)+1 >= r.quorum()
+}
+
+// chainBroadcast sends the entries the chain lacks along it. It returns
+// false when no chain can prove a commit, and the caller fans out instead.
+func (r *Raft) chainBroadcast() bool {
+	if !r.repairChain() {
+		return false
+	}
+	from := r.log.lastIndex() + 1
+	for _, id := range r.chain.members {
+		from = min(from, r.prs[id].Next)
+	}
+	prevTerm, err := r.log.term(from - 1)
+	if err != nil {
+		// A member needs a snapshot: send it directly; the chain forms
+		// again once it has caught up.
+		for _, id := range r.chain.members {
+			r.maybeSendAppend(id, false)
+		}
+		return true
+	}
+	ents := r.log.slice(from, r.log.lastIndex()+1, r.cfg.MaxEntriesPerMsg, r.cfg.MaxBytesPerMsg)
+	if len(ents) == 0 {
+		return true
+	}
+	r.send(Message{Type: MsgApp, To: r.chain.members[0], Index: from - 1, LogTerm: prevTerm,
+		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members)})
+	last := ents[len(ents)-1].Index
+	for _, id := range r.chain.members {
+		pr := r.prs[id]
+		pr.Next = max(pr.Next, last+1)
+		pr.LastSend, pr.LastAppend = r.now, r.now
+	}
+	r.chain.lastSend = r.now
+	if last < r.log.lastIndex() {
+		// More than one message's worth: keep going next Ready.
+		r.needBroadcast = true
+	}
+	return true
+}
+
+// relayChain continues a chain MsgApp this follower accepted through last.
+func (r *Raft) relayChain(m Message, last uint64) {
+	lead := leaderOf(m)
+	pos := slices.Index(m.Chain, r.id)
+	if pos < 0 {
+		r.send(Message{To: lead, Type: MsgAppResp, Index: last, Seq: m.Seq, Commit: r.log.committed})
+		return
+	}
+	if pos < len(m.Chain)-1 {
+		fwd := m
+		fwd.To = m.Chain[pos+1]
+		fwd.Lead = lead
+		r.send(fwd)
+		return
+	}
+	// Tail: the leader and every member hold the log through last.
+	if len(m.Chain)+1 >= r.quorum() && r.log.termOrZero(last) == m.Term && last > r.log.committed {
+		prev := r.log.committed
+		r.log.commitTo(last)
+		r.addAcks(prev, last, m.Term)
+	}
+	ack := Message{To: lead, Type: MsgAppResp, Index: last, Seq: m.Seq, Chain: m.Chain}
+	if r.cfg.ChainAckDelayTicks == 0 {
+		ack.Commit = r.log.committed
+		r.send(ack)
+		return
+	}
+	if p := r.chain.pendingAck; p != nil && p.Term == r.term && p.To == lead {
+		ack.Index = max(ack.Index, p.Index)
+		ack.Seq = max(ack.Seq, p.Seq)
+	} else {
+		r.chain.ackDue = r.now + uint64(r.cfg.ChainAckDelayTicks)
+	}
+	r.chain.pendingAck = &ack
+}
+
+// tickChainAck sends a held-back tail answer once it is due.
+func (r *Raft) tickChainAck() {
+	if p := r.chain.pendingAck; p != nil && r.now >= r.chain.ackDue {
+		r.flushChainAck()
+	}
+}
+
+func (r *Raft) flushChainAck() {
+	p := r.chain.pendingAck
+	if p == nil {
+		return
+	}
+	r.chain.pendingAck = nil
+	if p.Term != r.term {
+		return
+	}
+	ack := *p
+	ack.Commit = r.log.committed
+	r.send(ack)
+}
+
+// handleChainResp handles a tail's answer, or a member's rejection, of a
+// chain MsgApp.
+func (r *Raft) handleChainResp(m Message) {
+	if m.Reject {
+		pr := r.prs[m.From]
+		hint := m.RejectHint
+		if m.LogTerm > 0 {
+			hint, _ = r.log.findConflictByTerm(m.RejectHint, m.LogTerm)
+		}
+		if m.Index >= pr.Match {
+			pr.BecomeProbe()
+			pr.Next = max(pr.Match+1, min(m.Index, hint+1))
+			// Resend along the chain from the new position at once.
+			r.needBroadcast = true
+		}
+		return
+	}
+	r.chain.lastAck = r.now
+	r.chain.failures = 0
+	for _, id := range m.Chain {
+		pr := r.prs[id]
+		if pr == nil {
+			continue
+		}
+		// The tail vouches that each member accepted this leader's message.
+		pr.RecentActive = true
+		pr.LastHeard = r.now
+		r.ackSeq(pr, m.Seq)
+		if pr.State == progress.Probe && pr.Match < m.Index {
+			pr.BecomeReplicate()
+			pr.Match = m.Index
+			pr.Next = max(pr.Next, m.Index+1)
+			pr.LastAck = r.now
+		} else {
+			r.creditMatchQuiet(pr, m.Index)
+		}
+	}
+	r.maybeCommit()
+	if r.leadTransferee != None {
+		if pr := r.prs[r.leadTransferee]; pr != nil && pr.Match == r.log.lastIndex() {
+			r.sendTimeoutNow(r.leadTransferee)
+		}
+	}
+}
+
+// creditMatchQuiet records a match without sending anything: the chain
+// carries the next entries.
+func (r *Raft) creditMatchQuiet(pr *progress.Progress, index uint64) {
+	if pr.MaybeUpdate(index) {
+		pr.LastAck = r.now
+		if pr.State == progress.Replicate {
+			pr.Inflights.FreeLE(index)
+		}
+	}
+}
+
+// tickChain retransmits along the chain when its entries went unanswered,
+// rotating a member out after repeated failures in case it is down.
+func (r *Raft) tickChain() {
+	if len(r.chain.members) == 0 || r.cfg.RetransmitTicks == 0 {
+		return
+	}
+	last := r.log.lastIndex()
+	outstanding := false
+	for _, id := range r.chain.members {
+		if r.prs[id].Match < last {
+			outstanding = true
+		}
+	}
+	rt := uint64(r.cfg.RetransmitTicks)
+	if !outstanding || r.now-r.chain.lastSend < rt || r.now-r.chain.lastAck < rt {
+		return
+	}
+	r.chain.failures++
+	if r.chain.failures >= 3 && len(r.chain.members) > 0 {
+		// Something in the chain is down or cut off, and the chain cannot
+		// tell which member. Swap one out, the head first and then the
+		// tail, and keep it out for an election timeout.
+		r.chain.failures = 0
+		pos := 0
+		if r.chain.removals%2 == 1 {
+			pos = len(r.chain.members) - 1
+		}
+		r.chain.removals++
+		r.chain.suspect = r.chain.members[pos]
+		r.chain.suspectUntil = r.now + uint64(r.cfg.ElectionTick)
+		r.chain.members = slices.Delete(r.chain.members, pos, pos+1)
+	}
+	for _, id := range r.chain.members {
+		pr := r.prs[id]
+		pr.Next = pr.Match + 1
+		if pr.State == progress.Replicate {
+			pr.Inflights.Reset()
+		}
+	}
+	r.needBroadcast = true
+}

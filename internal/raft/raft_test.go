@@ -1,0 +1,240 @@
+package raft
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestElectionAndReplication(t *testing.T) {
+	for _, n := range []int{1, 3, 5} {
+		tn := newTestNet(t, n, nil)
+		l := tn.elect()
+		for i := 0; i < 10; i++ {
+			tn.propose(l, "v"+string(rune('a'+i)))
+		}
+		tn.settle()
+		tn.tickAll(2) // commit index travels with the next message
+		want := tn.appliedData(l)
+		if len(want) != 10 {
+			t.Fatalf("n=%d: leader applied %d entries, want 10\n%s", n, len(want), tn)
+		}
+		for _, id := range tn.ids {
+			if got := tn.appliedData(id); !slices.Equal(got, want) {
+				t.Fatalf("n=%d: node %d applied %v, want %v", n, id, got, want)
+			}
+		}
+	}
+}
+
+func TestLeaderAcksItsOwnTermOnly(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	idx := tn.propose(l, "x")
+	tn.settle()
+	var acked []uint64
+	for _, id := range tn.ids {
+		for _, a := range tn.nodes[id].acks {
+			for i := a.Lo; i <= a.Hi; i++ {
+				if id != l {
+					t.Fatalf("follower %d acknowledged %d in fan-out mode", id, i)
+				}
+				acked = append(acked, i)
+			}
+		}
+	}
+	if !slices.Contains(acked, idx) {
+		t.Fatalf("leader did not acknowledge entry %d: acks %v", idx, acked)
+	}
+}
+
+func TestChainReplicationTailAcknowledges(t *testing.T) {
+	tn := newTestNet(t, 5, func(c *Config) {
+		c.EagerFollowers = 2
+		c.Chain = true
+		c.RetransmitTicks = 3
+	})
+	l := tn.elect()
+	tn.tickAll(3)
+	before := tn.sent[MsgApp] + tn.sent[MsgAppResp]
+	idx := tn.propose(l, "x")
+	tn.settle()
+	after := tn.sent[MsgApp] + tn.sent[MsgAppResp]
+	if after-before != 3 {
+		t.Errorf("one chained proposal cost %d messages, want 3 (two hops and the tail's answer)", after-before)
+	}
+	count := 0
+	for _, id := range tn.ids {
+		for _, a := range tn.nodes[id].acks {
+			if a.Lo <= idx && idx <= a.Hi {
+				count++
+				if id == l {
+					t.Errorf("leader acknowledged a chained entry")
+				}
+			}
+		}
+	}
+	if count != 1 {
+		t.Fatalf("entry %d acknowledged by %d nodes, want exactly 1", idx, count)
+	}
+	if got := tn.nodes[l].r.Status().Commit; got < idx {
+		t.Fatalf("leader commit %d, want >= %d once the tail answered", got, idx)
+	}
+}
+
+func TestReadIndexAndLease(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	tn.propose(l, "x")
+	tn.settle()
+	tn.tickAll(1)
+	r := tn.nodes[l].r
+	if !r.LeaseValid() {
+		t.Fatalf("leader should hold a lease after a round of acks\n%s", tn)
+	}
+	sent := tn.sent[MsgHeartbeat]
+	if err := r.ReadIndex(1, ReadLease); err != nil {
+		t.Fatal(err)
+	}
+	tn.settle()
+	if tn.sent[MsgHeartbeat] != sent {
+		t.Errorf("lease read sent heartbeats")
+	}
+	if err := r.ReadIndex(2, ReadIndexSafe); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReadIndex(3, ReadIndexSafe); err != nil {
+		t.Fatal(err)
+	}
+	tn.settle()
+	if got := tn.sent[MsgHeartbeat] - sent; got != 2 {
+		t.Errorf("two queued reads cost %d heartbeats, want one round (2)", got)
+	}
+	var ctxs []uint64
+	for _, rs := range tn.nodes[l].reads {
+		ctxs = append(ctxs, rs.Ctx)
+		if rs.Index != r.Status().Commit {
+			t.Errorf("read %d at index %d, commit %d", rs.Ctx, rs.Index, r.Status().Commit)
+		}
+	}
+	if !slices.Equal(ctxs, []uint64{1, 2, 3}) {
+		t.Fatalf("reads served: %v, want [1 2 3]", ctxs)
+	}
+	if err := tn.nodes[tn.ids[0]%3+1].r.ReadIndex(4, ReadIndexSafe); err == nil && tn.ids[0]%3+1 != l {
+		t.Fatal("follower accepted a read")
+	}
+}
+
+func TestIsolatedLeaderStepsDownAndCannotServeReads(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	tn.isolated[l] = true
+	r := tn.nodes[l].r
+	if err := r.ReadIndex(9, ReadIndexSafe); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		tn.tickAll(1)
+	}
+	if r.Role() == Leader {
+		t.Fatal("isolated leader did not step down (CheckQuorum)")
+	}
+	if len(tn.nodes[l].reads) != 0 {
+		t.Fatalf("isolated leader served a read: %v", tn.nodes[l].reads)
+	}
+	delete(tn.isolated, l)
+	nl := tn.elect()
+	if nl == l {
+		t.Fatalf("old leader re-elected while the other two had a leader")
+	}
+}
+
+func TestLeadershipTransfer(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	target := l%3 + 1
+	tn.propose(l, "a")
+	tn.settle()
+	if err := tn.nodes[l].r.TransferLeadership(target); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tn.nodes[l].r.Propose(Proposal{Data: []byte("b")}); err != ErrTransferring {
+		t.Fatalf("propose during transfer: %v, want ErrTransferring", err)
+	}
+	tn.settle()
+	if got := tn.leader(); got != target {
+		t.Fatalf("leader after transfer is %d, want %d\n%s", got, target, tn)
+	}
+}
+
+func TestFastBacktrackingOverConflictingTerm(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	tn.propose(l, "base")
+	tn.settle()
+	tn.tickAll(2)
+	// Cut the leader off and let it append 50 entries nobody will commit.
+	tn.isolated[l] = true
+	for i := 0; i < 50; i++ {
+		tn.propose(l, "doomed")
+	}
+	tn.settle()
+	nl := tn.elect()
+	for i := 0; i < 5; i++ {
+		tn.propose(nl, "good")
+	}
+	tn.settle()
+	// Let the old leader step down, then heal and count the appends it takes.
+	tn.tickAll(25)
+	delete(tn.isolated, l)
+	before := tn.sent[MsgAppResp]
+	tn.tickAll(3)
+	if got := tn.appliedData(l); !slices.Contains(got, "good") || slices.Contains(got, "doomed") {
+		t.Fatalf("old leader applied %v", got)
+	}
+	if rejects := tn.sent[MsgAppResp] - before; rejects > 8 {
+		t.Errorf("repairing 50 conflicting entries took %d responses, want a handful", rejects)
+	}
+}
+
+func TestSnapshotInstallToLaggingFollower(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	lag := l%3 + 1
+	tn.isolated[lag] = true
+	for i := 0; i < 20; i++ {
+		tn.propose(l, "e")
+	}
+	tn.settle()
+	tn.tickAll(2)
+	r := tn.nodes[l].r
+	st := r.Status()
+	term, _ := r.LogTerm(st.Applied)
+	snap := Snapshot{Meta: SnapshotMeta{Index: st.Applied, Term: term}, Data: []byte("image")}
+	if err := r.Compact(snap); err != nil {
+		t.Fatal(err)
+	}
+	tn.nodes[l].snap = &snap
+	delete(tn.isolated, lag)
+	tn.tickAll(5)
+	n := tn.nodes[lag]
+	if n.snap == nil || n.snap.Meta.Index != snap.Meta.Index || string(n.snap.Data) != "image" {
+		t.Fatalf("lagging follower did not install the snapshot: %+v", n.snap)
+	}
+	if got := n.r.Status().Commit; got < snap.Meta.Index {
+		t.Fatalf("follower commit %d after snapshot %d", got, snap.Meta.Index)
+	}
+}
+
+func TestRestartKeepsVoteAndLog(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	tn.propose(l, "a")
+	tn.settle()
+	tn.tickAll(2)
+	before := tn.nodes[l].r.Status()
+	tn.start(l)
+	after := tn.nodes[l].r.Status()
+	if after.Term != before.Term || after.Vote != before.Vote || after.LastIndex != before.LastIndex {
+		t.Fatalf("restart lost state: before %+v after %+v", before, after)
+	}
+}
