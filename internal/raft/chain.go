@@ -276,13 +276,16 @@ func (r *Raft) creditMatchQuiet(pr *progress.Progress, index uint64) {
 }
 
 // tickChain retransmits along the chain when its entries went unanswered,
-// rotating a member out after repeated failures in case it is down.
+// rotating a member out after repeated failures in case it is down. It
+// also re-proves entries the leader knows committed (by counting plain
+// acknowledgements) that no tail has reported: only a tail's proof
+// acknowledges their clients and lets followers learn the commit.
 func (r *Raft) tickChain() {
-	if len(r.chain.members) == 0 || r.cfg.RetransmitTicks == 0 {
+	if !r.cfg.Chain || len(r.chain.members) == 0 || r.cfg.RetransmitTicks == 0 {
 		return
 	}
 	last := r.log.lastIndex()
-	outstanding := false
+	outstanding := r.followerCommit() < r.log.committed
 	for _, id := range r.chain.members {
 		if r.prs[id].Match < last {
 			outstanding = true
@@ -309,7 +312,8 @@ func (r *Raft) tickChain() {
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]
-		pr.Next = pr.Match + 1
+		// Resend at least the last entry, so the tail can prove it.
+		pr.Next = min(pr.Match+1, last)
 		if pr.State == progress.Replicate {
 			pr.Inflights.Reset()
 		}

@@ -215,7 +215,9 @@ func tickHeartbeat(r *Raft) {
 		pr := r.prs[id]
 		switch {
 		case pr.State == progress.Snapshot && r.now-pr.LastAppend >= uint64(r.cfg.ElectionTick):
-			// The snapshot or its answer was lost: start over.
+			// The snapshot or its answer was lost: treat it as failed and
+			// start over from what the follower is known to hold.
+			pr.PendingSnapshot = 0
 			pr.BecomeProbe()
 		case r.cfg.RetransmitTicks > 0 && pr.State != progress.Snapshot && pr.Match < last && !r.inChain(id):
 			rt := uint64(r.cfg.RetransmitTicks)
@@ -227,12 +229,19 @@ func tickHeartbeat(r *Raft) {
 			}
 		}
 		if r.now-pr.LastSend >= hb {
+			if r.inChain(id) {
+				// Chain members get entries only along the chain, so the
+				// tail proves and acknowledges them.
+				r.sendHeartbeat(id)
+				continue
+			}
 			if pr.State == progress.Probe {
 				pr.ProbeSent = false
 			}
-			// Catch lagging followers up in batches; contact the rest
-			// only if nothing else went to them for a heartbeat interval.
-			if !r.maybeSendAppend(id, false) {
+			// Catch lagging followers up in batches, probe those whose
+			// match is unknown, and contact the rest only if nothing else
+			// went to them for a heartbeat interval.
+			if !r.maybeSendAppend(id, pr.State == progress.Probe && pr.Match < last) {
 				r.sendHeartbeat(id)
 			}
 		}
@@ -280,14 +289,16 @@ func stepLeader(r *Raft, m Message) {
 	case MsgHeartbeatResp:
 		r.ackSeq(pr, m.Seq)
 		if pr.Match < r.log.lastIndex() && !r.inChain(m.From) {
-			if pr.State == progress.Replicate && m.Index+1 < pr.Next && r.now-pr.LastAppend >= uint64(r.cfg.HeartbeatTick) {
-				// Appends we streamed never arrived: probe from Match.
+			if pr.State == progress.Replicate && r.now-pr.LastAppend >= uint64(r.cfg.HeartbeatTick) {
+				// The follower is alive but its match lags and nothing was
+				// sent for a heartbeat interval: appends or their answers
+				// were lost. Probe again from Match.
 				pr.BecomeProbe()
 			}
 			if pr.State == progress.Replicate && pr.Inflights.Full() {
 				pr.Inflights.FreeFirst()
 			}
-			r.maybeSendAppend(m.From, false)
+			r.maybeSendAppend(m.From, pr.State == progress.Probe)
 		}
 		r.confirmReads()
 	}
