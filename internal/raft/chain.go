@@ -31,6 +31,9 @@ type chainState struct {
 	lastSend uint64   // tick of the last chain MsgApp
 	lastAck  uint64   // tick of the last answer from a tail
 	failures int      // consecutive retransmit timeouts
+	// reprove makes the next chain message go out even if every member
+	// already holds every entry, so the tail proves the last one.
+	reprove bool
 	removals int      // members rotated out for failures, this term
 	// suspect was rotated out of the chain and is not taken back before
 	// suspectUntil.
@@ -133,6 +136,14 @@ func (r *Raft) chainBroadcast() bool {
 	for _, id := range r.chain.members {
 		from = min(from, r.prs[id].Next)
 	}
+	reprove := r.chain.reprove
+	r.chain.reprove = false
+	if reprove && from > r.log.lastIndex() {
+		// Every member holds everything: an empty append whose previous
+		// entry is the last one lets the tail prove it from its own log,
+		// even if the leader has compacted it away.
+		from = r.log.lastIndex() + 1
+	}
 	prevTerm, err := r.log.term(from - 1)
 	if err != nil {
 		// A member needs a snapshot: send it directly; the chain forms
@@ -143,12 +154,15 @@ func (r *Raft) chainBroadcast() bool {
 		return true
 	}
 	ents := r.log.slice(from, r.log.lastIndex()+1, r.cfg.MaxEntriesPerMsg, r.cfg.MaxBytesPerMsg)
-	if len(ents) == 0 {
+	if len(ents) == 0 && !reprove {
 		return true
 	}
 	r.send(Message{Type: MsgApp, To: r.chain.members[0], Index: from - 1, LogTerm: prevTerm,
 		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members)})
-	last := ents[len(ents)-1].Index
+	last := from - 1
+	if n := len(ents); n > 0 {
+		last = ents[n-1].Index
+	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]
 		pr.Next = max(pr.Next, last+1)
@@ -281,7 +295,12 @@ func (r *Raft) creditMatchQuiet(pr *progress.Progress, index uint64) {
 // acknowledgements) that no tail has reported: only a tail's proof
 // acknowledges their clients and lets followers learn the commit.
 func (r *Raft) tickChain() {
-	if !r.cfg.Chain || len(r.chain.members) == 0 || r.cfg.RetransmitTicks == 0 {
+	if !r.cfg.Chain || r.cfg.RetransmitTicks == 0 {
+		return
+	}
+	// A member rotated out leaves a gap only a broadcast would refill; an
+	// idle leader must refill it here or nothing is ever re-proven.
+	if !r.repairChain() {
 		return
 	}
 	last := r.log.lastIndex()
@@ -312,11 +331,11 @@ func (r *Raft) tickChain() {
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]
-		// Resend at least the last entry, so the tail can prove it.
-		pr.Next = min(pr.Match+1, last)
+		pr.Next = pr.Match + 1
 		if pr.State == progress.Replicate {
 			pr.Inflights.Reset()
 		}
 	}
+	r.chain.reprove = true
 	r.needBroadcast = true
 }

@@ -22,6 +22,9 @@ type checker struct {
 	chains map[[2]uint64]uint64
 	// ackCount counts how many nodes acknowledged each request.
 	ackCount map[reqKey]int
+	// firstApply maps a request to the index where it took effect: a
+	// retried request must never take effect at a second index.
+	firstApply map[reqKey]uint64
 	// snapWritten is, per node, the last snapshot index its current
 	// incarnation wrote: snapshots only move forward.
 	snapWritten []uint64
@@ -33,12 +36,15 @@ type checker struct {
 type entryRecord struct {
 	term uint64
 	hash uint64
+	// commitTerm is the lowest term in which any node applied the entry:
+	// an upper bound on the term of the leader that committed it.
+	commitTerm uint64
 }
 
 func newChecker(c *Cluster) *checker {
 	return &checker{
 		c: c, leaders: map[uint64]uint64{},
-		chains: map[[2]uint64]uint64{}, ackCount: map[reqKey]int{},
+		chains: map[[2]uint64]uint64{}, ackCount: map[reqKey]int{}, firstApply: map[reqKey]uint64{},
 		snapWritten: make([]uint64, len(c.nodes)+1), lastApplied: make([]uint64, len(c.nodes)+1),
 	}
 }
@@ -139,8 +145,14 @@ func (ck *checker) snapshotWritten(n *simNode, s *raft.Snapshot) {
 		return
 	}
 	ck.snapWritten[n.id] = idx
-	// A snapshot from the leader moves the applied index forward to it.
-	ck.lastApplied[n.id] = max(ck.lastApplied[n.id], idx)
+	// A snapshot from the leader moves the applied index forward to it,
+	// once durable, after the applies of earlier Readies took effect.
+	at, inc := n.outAt, n.incarnation
+	ck.c.sched.at(at, func() {
+		if n.sentBeforeCrash(inc, at) {
+			ck.lastApplied[n.id] = max(ck.lastApplied[n.id], idx)
+		}
+	})
 	if rec, ok := ck.appliedAt(idx); ok && rec.term != s.Meta.Term {
 		ck.failf("node %d snapshot at %d has term %d, but term %d was applied there", n.id, idx, s.Meta.Term, rec.term)
 	}
@@ -164,15 +176,16 @@ func (ck *checker) nodeStarted(n *simNode, st raft.State) {
 
 // applied checks state machine safety: every node applies the same entry
 // at an index, and each node applies indexes in order, never going back.
-func (ck *checker) applied(n *simNode, e raft.Entry) {
+func (ck *checker) applied(n *simNode, e raft.Entry, term uint64) {
 	if want := ck.lastApplied[n.id] + 1; e.Index != want {
 		ck.failf("node %d applied %d, expected %d: the applied index skipped or went back", n.id, e.Index, want)
 		return
 	}
 	ck.lastApplied[n.id] = e.Index
-	rec := entryRecord{term: e.Term, hash: entryHash(&e)}
+	rec := entryRecord{term: e.Term, hash: entryHash(&e), commitTerm: term}
 	if old, ok := ck.appliedAt(e.Index); ok {
-		if old != rec {
+		ck.log[e.Index-1].commitTerm = min(old.commitTerm, rec.commitTerm)
+		if old.term != rec.term || old.hash != rec.hash {
 			ck.failf("state machine safety violated: node %d applied %s at %d, another node applied a different entry (term %d)",
 				n.id, raft.DescribeEntry(e), e.Index, old.term)
 		}
@@ -192,7 +205,10 @@ func (ck *checker) appliedAt(i uint64) (entryRecord, bool) {
 	return ck.log[i-1], true
 }
 
-// becameLeader checks election safety and leader completeness.
+// becameLeader checks election safety and leader completeness: an entry
+// committed in a term is in the log of every leader of a later term (paper
+// §5.4). Only later terms: a leader of an earlier term can still be elected
+// after the commit, by votes granted before it (delayed messages).
 func (ck *checker) becameLeader(n *simNode) {
 	r := n.drv.Raft()
 	term := r.Term()
@@ -204,6 +220,9 @@ func (ck *checker) becameLeader(n *simNode) {
 	st := r.Status()
 	for i := st.SnapshotIndex; i < uint64(len(ck.log)); i++ {
 		idx, rec := i+1, ck.log[i]
+		if rec.commitTerm >= term {
+			continue
+		}
 		if idx > st.LastIndex {
 			ck.failf("leader completeness violated: node %d leads term %d with log ending at %d, but entry %d was committed",
 				n.id, term, st.LastIndex, idx)
@@ -229,6 +248,20 @@ func (ck *checker) putAcknowledged(req clientReq, index uint64) {
 	if entryHash(&e) != rec.hash {
 		ck.failf("client %d's put (req %d) acknowledged at index %d, but another entry was committed there", req.client, req.req, index)
 	}
+}
+
+// appliedOnce checks exactly-once application of client requests.
+func (ck *checker) appliedOnce(n *simNode, k reqKey, index uint64, res putResult) {
+	if res.Duplicate || res.Stale {
+		ck.c.stats.Deduplicated++
+		return
+	}
+	if first, ok := ck.firstApply[k]; ok && first != index {
+		ck.failf("exactly-once violated: node %d applied client %d's request %d at %d, but it already took effect at %d",
+			n.id, k.client, k.req, index, first)
+		return
+	}
+	ck.firstApply[k] = index
 }
 
 func (ck *checker) acked(k reqKey) {

@@ -84,7 +84,10 @@ type Stats struct {
 	Ops, Completed, Retries, Redirects, LateReplies int
 	// AckReplies counts acknowledgements by the node Ready.Acks named;
 	// DuplicateAcks counts requests acknowledged by more than one node.
-	AckReplies, DuplicateAcks              int
+	AckReplies, DuplicateAcks int
+	// Deduplicated counts applications the state machine recognised as
+	// retries of a request that had already taken effect.
+	Deduplicated                           int
 	Crashes, Partitions, Pauses, Transfers int
 	Events                                 uint64
 }

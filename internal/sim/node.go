@@ -229,15 +229,32 @@ func (n *simNode) Send(msgs []raft.Message) {
 // Applied implements node.Listener: it answers the client when this node
 // is the one to (by ack, or because the client asked this node).
 func (n *simNode) Applied(e raft.Entry, result any, ack bool) {
-	n.c.check.applied(n, e)
+	// The driver applies right after Save returns; in virtual time the
+	// fsync ends at outAt, so the apply takes effect then, and not at all
+	// if the node crashes first (like everything else it outputs).
+	at, inc, term := n.outAt, n.incarnation, n.drv.Raft().Term()
+	register := func() {
+		if !n.sentBeforeCrash(inc, at) {
+			return
+		}
+		n.c.check.applied(n, e, term)
+		if e.Type == raft.EntryNormal && e.ClientID != 0 {
+			n.c.check.appliedOnce(n, reqKey{e.ClientID, e.RequestID}, e.Index, result.(putResult))
+		}
+	}
+	if at > n.c.sched.now {
+		n.c.sched.at(at, register)
+	} else {
+		register()
+	}
 	if e.Type != raft.EntryNormal || e.ClientID == 0 {
 		return
 	}
 	res := result.(putResult)
+	k := reqKey{e.ClientID, e.RequestID}
 	if res.Stale {
 		return
 	}
-	k := reqKey{e.ClientID, e.RequestID}
 	waited := n.waiters[k]
 	delete(n.waiters, k)
 	if ack {

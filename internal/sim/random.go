@@ -26,6 +26,10 @@ type Profile struct {
 	LivenessBound Time
 	// Knobs break the protocol on purpose.
 	Knobs raft.TestingKnobs
+	// Stress strips the protocol's defences in depth (pre-vote,
+	// CheckQuorum, multi-entry appends) and crashes nodes often, so that a
+	// broken core rule has the most chances to show.
+	Stress bool
 	// Trace records the run's events.
 	Trace bool
 }
@@ -87,6 +91,12 @@ func pick(seed int64, p Profile) Options {
 	}
 	o.FsyncLatency = Time(time.Duration(100+rng.IntN(2000)) * time.Microsecond)
 	o.LoseUnsynced = rng.IntN(2) == 0
+	if p.Stress {
+		o.DisablePreVote, o.DisableCheckQuorum, o.LeaseReads = true, true, false
+		o.MaxEntriesPerMsg, o.MaxInflight = 1, 1
+		o.Chain, o.EagerFollowers, o.RetransmitTicks, o.ChainAckDelayTicks = false, 0, 0, 0
+		o.ElectionTick = 10
+	}
 	minOps := max(p.MinOps, 200)
 	clients := 3 + rng.IntN(4)
 	o.Clients = ClientOptions{
@@ -118,9 +128,10 @@ func describeOptions(o Options) string {
 // bridge), crashes (one node, a majority, all), pauses and leadership
 // transfers until the fault phase ends.
 type faults struct {
-	c   *Cluster
-	rng *rand.Rand
-	end Time
+	c      *Cluster
+	rng    *rand.Rand
+	end    Time
+	stress bool
 }
 
 func (f *faults) next() {
@@ -130,7 +141,11 @@ func (f *faults) next() {
 	}
 	n := len(c.nodes)
 	id := func() uint64 { return uint64(1 + f.rng.IntN(n)) }
-	switch k := f.rng.IntN(20); {
+	k := f.rng.IntN(20)
+	if f.stress && k >= 14 {
+		k = 9 + f.rng.IntN(3) // crashes instead of quiet periods
+	}
+	switch {
 	case k < 3: // symmetric partition into two random groups
 		perm := f.rng.Perm(n)
 		cut := 1 + f.rng.IntN(n-1)
@@ -208,11 +223,19 @@ func (f *faults) next() {
 	default:
 		// quiet period
 	}
-	c.sched.after(Time(50+f.rng.IntN(700))*Time(time.Millisecond), f.next)
+	gap := Time(50+f.rng.IntN(700)) * Time(time.Millisecond)
+	if f.stress {
+		gap /= 4
+	}
+	c.sched.after(gap, f.next)
 }
 
 func (f *faults) restartLater(id uint64) {
-	f.c.sched.after(Time(100+f.rng.IntN(2000))*Time(time.Millisecond), func() {
+	d := Time(100+f.rng.IntN(2000)) * Time(time.Millisecond)
+	if f.stress {
+		d = Time(f.rng.IntN(300)) * Time(time.Millisecond)
+	}
+	f.c.sched.after(d, func() {
 		if f.c.sched.now < f.end {
 			_ = f.c.Restart(id)
 		}
@@ -243,7 +266,7 @@ func RunSeed(seed int64, p Profile) Report {
 			rep.Trace = c.Trace()
 		}
 	}()
-	f := &faults{c: c, rng: rand.New(rand.NewPCG(uint64(seed), 0xfa17)), end: p.FaultPhase}
+	f := &faults{c: c, rng: rand.New(rand.NewPCG(uint64(seed), 0xfa17)), end: p.FaultPhase, stress: p.Stress}
 	c.sched.after(Time(500*time.Millisecond), f.next)
 	c.tracef(0, 0, "CONFIG seed=%d %s", seed, rep.Config)
 
