@@ -33,8 +33,8 @@ type chainState struct {
 	failures int      // consecutive retransmit timeouts
 	// reprove makes the next chain message go out even if every member
 	// already holds every entry, so the tail proves the last one.
-	reprove bool
-	removals int      // members rotated out for failures, this term
+	reprove  bool
+	removals int // members rotated out for failures, this term
 	// suspect was rotated out of the chain and is not taken back before
 	// suspectUntil.
 	suspect      uint64

@@ -80,4 +80,3 @@ func (r *Raft) Entries(lo, hi uint64) ([]Entry, error) {
 
 // LogTerm returns the term of the entry at index i.
 func (r *Raft) LogTerm(i uint64) (uint64, error) { return r.log.term(i) }
-
