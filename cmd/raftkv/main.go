@@ -45,6 +45,7 @@ type stdio struct {
 func commands() []command {
 	return []command{
 		{"sim", "run the classroom network simulator against a replica program", runSim},
+		{"dsim", "run the deterministic whole-cluster simulation over many seeds", runDsim},
 	}
 }
 
