@@ -36,6 +36,7 @@ func runDsim(ctx context.Context, std stdio, args []string) int {
 	one := fs.Int64("seed", 0, "run only this seed, with its trace (0: sweep)")
 	parallel := fs.Int("parallel", runtime.GOMAXPROCS(0), "seeds to run at once")
 	out := fs.String("out", "", "write traces and visualisations of failing seeds into `DIR`")
+	nodes := fs.Int("nodes", 0, "cluster size for every seed (0: each seed picks 3, 5 or 7)")
 	stress := fs.Bool("stress", false, "use the stress profile (no pre-vote or CheckQuorum, one entry per message, frequent crashes)")
 	format := fs.String("o", "text", "output `format`: text or json")
 	if _, code, ok := parseArgs(fs, args); !ok {
@@ -45,7 +46,7 @@ func runDsim(ctx context.Context, std stdio, args []string) int {
 		fmt.Fprintf(std.err, "raftkv dsim: -o must be text or json\n")
 		return exitUsage
 	}
-	profile := sim.Profile{Stress: *stress}
+	profile := sim.Profile{Stress: *stress, Nodes: *nodes}
 	if *one != 0 {
 		return dsimOne(std, *one, profile, *out, *format)
 	}
@@ -90,9 +91,9 @@ func dsimSweep(ctx context.Context, std stdio, first int64, n, parallel int, p s
 				sum.Ops += rep.Stats.Completed
 				sum.Messages += rep.Msgs
 				if rep.Err != nil {
-					f := dsimFailure{Seed: s, Error: rep.Err.Error(), Config: rep.Config, Replay: sim.ReplayCommand(s)}
+					f := dsimFailure{Seed: s, Error: rep.Err.Error(), Config: rep.Config, Replay: sim.ReplayCommand(s, p)}
 					if out != "" {
-						traced := sim.RunSeed(s, sim.Profile{Stress: p.Stress, Trace: true})
+						traced := sim.RunSeed(s, sim.Profile{Stress: p.Stress, Nodes: p.Nodes, Trace: true})
 						f.Artifacts, _ = traced.WriteArtifacts(out)
 					}
 					sum.Failed = append(sum.Failed, f)

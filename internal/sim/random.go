@@ -345,9 +345,17 @@ func (c *Cluster) convergenceSummary() string {
 	return strings.Join(parts, "; ")
 }
 
-// ReplayCommand is the command that reruns a seed with its trace.
-func ReplayCommand(seed int64) string {
-	return fmt.Sprintf("go run ./cmd/raftkv dsim --seed %d --out out/dsim", seed)
+// ReplayCommand is the command that reruns a seed of profile p with its
+// trace.
+func ReplayCommand(seed int64, p Profile) string {
+	extra := ""
+	if p.Nodes != 0 {
+		extra += fmt.Sprintf(" --nodes %d", p.Nodes)
+	}
+	if p.Stress {
+		extra += " --stress"
+	}
+	return fmt.Sprintf("go run ./cmd/raftkv dsim --seed %d%s --out out/dsim", seed, extra)
 }
 
 // WriteArtifacts writes a failing run's trace and porcupine's HTML

@@ -12,6 +12,7 @@ var (
 	flagSeeds    = flag.Int("seeds", 0, "number of random seeds to run (default: 200, or 2000 with -sweep)")
 	flagFirst    = flag.Int64("first-seed", 1, "first seed of the sweep")
 	flagArtifact = flag.String("artifacts", "", "directory for traces of failing seeds")
+	flagNodes    = flag.Int("nodes", 0, "cluster size for every seed (default: each seed picks 3, 5 or 7)")
 )
 
 // TestRandomSeeds runs the mixed-fault simulation over many seeds. Every
@@ -35,7 +36,7 @@ func TestRandomSeeds(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for s := range seeds {
-				rep := RunSeed(s, Profile{})
+				rep := RunSeed(s, Profile{Nodes: *flagNodes})
 				mu.Lock()
 				ops += rep.Stats.Completed
 				msgs += rep.Msgs
@@ -51,11 +52,11 @@ func TestRandomSeeds(t *testing.T) {
 	}
 	close(seeds)
 	wg.Wait()
-	t.Logf("%d seeds, %d client operations completed, %d peer messages", n, ops, msgs)
+	t.Logf("%d seeds from %d, %d client operations completed, %d peer messages", n, *flagFirst, ops, msgs)
 	for _, rep := range failed {
-		msg := fmt.Sprintf("seed %d FAILED: %v\n  config: %s\n  replay: %s", rep.Seed, rep.Err, rep.Config, ReplayCommand(rep.Seed))
+		msg := fmt.Sprintf("seed %d FAILED: %v\n  config: %s\n  replay: %s", rep.Seed, rep.Err, rep.Config, ReplayCommand(rep.Seed, Profile{Nodes: *flagNodes}))
 		if *flagArtifact != "" {
-			again := RunSeed(rep.Seed, Profile{Trace: true})
+			again := RunSeed(rep.Seed, Profile{Nodes: *flagNodes, Trace: true})
 			if files, err := again.WriteArtifacts(*flagArtifact); err == nil {
 				msg += fmt.Sprintf("\n  artifacts: %v", files)
 			}
