@@ -8,4 +8,7 @@ require (
 	go.etcd.io/bbolt v1.5.0
 )
 
-require golang.org/x/sys v0.48.0 // indirect
+require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
