@@ -39,7 +39,7 @@ func (t *memTransport) Send(msgs []raft.Message) {
 type memStorage struct{}
 
 func (memStorage) Save(raft.HardState, []raft.Entry, bool) error { return nil }
-func (memStorage) SaveSnapshot(raft.Snapshot) error             { return nil }
+func (memStorage) SaveSnapshot(raft.Snapshot) error              { return nil }
 
 // counterSM counts applied entries and remembers the last payload.
 type counterSM struct {
