@@ -279,6 +279,7 @@ func stepLeader(r *Raft, m Message) {
 	}
 	pr.RecentActive = true
 	pr.LastHeard = r.now
+	pr.Heard = true
 	pr.Commit = max(pr.Commit, m.Commit)
 	// A follower's commit index above what the leader told it was proven
 	// by the follower itself as a chain tail, which acknowledged clients.

@@ -28,8 +28,11 @@ type PeerStatus struct {
 	State        string
 	RecentActive bool
 	Inflight     int
-	// Commit is the follower's commit index as it last reported it.
+	// Commit is the follower's commit index as it last reported it;
+	// meaningful once Heard.
 	Commit uint64
+	// Heard reports whether the follower answered anything in this term.
+	Heard bool
 	// TicksSinceHeard counts ticks since the follower's last message.
 	TicksSinceHeard uint64
 }
@@ -59,7 +62,7 @@ func peerStatus(id uint64, pr *progress.Progress, now uint64) PeerStatus {
 	return PeerStatus{
 		ID: id, Match: pr.Match, Next: pr.Next, State: pr.State.String(),
 		RecentActive: pr.RecentActive, Inflight: pr.Inflights.Count(),
-		Commit: pr.Commit, TicksSinceHeard: now - pr.LastHeard,
+		Commit: pr.Commit, Heard: pr.Heard, TicksSinceHeard: now - pr.LastHeard,
 	}
 }
 

@@ -65,6 +65,9 @@ type Progress struct {
 	AckedSeq uint64
 	// Commit is the follower's commit index as it last reported it.
 	Commit uint64
+	// Heard is set once the follower answered anything in this leader's
+	// term: until then Commit says nothing.
+	Heard bool
 }
 
 // New returns a Probe-state progress expecting next as the next index.
