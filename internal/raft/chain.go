@@ -157,6 +157,15 @@ func (r *Raft) chainBroadcast() bool {
 	if len(ents) == 0 && !reprove {
 		return true
 	}
+	// While a member probes for its match, or a member's window is full,
+	// only one chain message may be outstanding: otherwise every stale
+	// rejection would start another round and rounds would multiply.
+	for _, id := range r.chain.members {
+		if r.prs[id].IsPaused() {
+			r.chain.reprove = r.chain.reprove || reprove
+			return true
+		}
+	}
 	r.send(Message{Type: MsgApp, To: r.chain.members[0], Index: from - 1, LogTerm: prevTerm,
 		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members)})
 	last := from - 1
@@ -165,7 +174,16 @@ func (r *Raft) chainBroadcast() bool {
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]
-		pr.Next = max(pr.Next, last+1)
+		switch pr.State {
+		case progress.Replicate:
+			if last >= pr.Next {
+				pr.OptimisticUpdate(last)
+				pr.Inflights.Add(last)
+			}
+		case progress.Probe:
+			pr.Next = max(pr.Next, last+1)
+			pr.ProbeSent = true
+		}
 		pr.LastSend, pr.LastAppend = r.now, r.now
 	}
 	r.chain.lastSend = r.now
@@ -197,7 +215,7 @@ func (r *Raft) relayChain(m Message, last uint64) {
 		r.log.commitTo(last)
 		r.addAcks(prev, last, m.Term)
 	}
-	ack := Message{To: lead, Type: MsgAppResp, Index: last, Seq: m.Seq, Chain: m.Chain}
+	ack := Message{To: lead, Type: MsgAppResp, Term: r.term, Index: last, Seq: m.Seq, Chain: m.Chain}
 	if r.cfg.ChainAckDelayTicks == 0 {
 		ack.Commit = r.log.committed
 		r.send(ack)
@@ -242,12 +260,17 @@ func (r *Raft) handleChainResp(m Message) {
 		if m.LogTerm > 0 {
 			hint, _ = r.log.findConflictByTerm(m.RejectHint, m.LogTerm)
 		}
-		if m.Index >= pr.Match {
-			pr.BecomeProbe()
-			pr.Next = max(pr.Match+1, min(m.Index, hint+1))
-			// Resend along the chain from the new position at once.
-			r.needBroadcast = true
+		// Act only on a rejection of the member's current position: a
+		// rejection of an older message in flight says nothing new.
+		switch {
+		case m.Index < pr.Match:
+			return
+		case pr.State == progress.Probe && m.Index != pr.Next-1 && pr.ProbeSent:
+			return
 		}
+		pr.BecomeProbe()
+		pr.Next = max(pr.Match+1, min(m.Index, hint+1))
+		r.needBroadcast = true
 		return
 	}
 	r.chain.lastAck = r.now
@@ -261,10 +284,10 @@ func (r *Raft) handleChainResp(m Message) {
 		pr.RecentActive = true
 		pr.LastHeard = r.now
 		r.ackSeq(pr, m.Seq)
-		if pr.State == progress.Probe && pr.Match < m.Index {
+		if pr.State == progress.Probe {
+			// The probe is answered, even if it taught us nothing new.
+			pr.Match = max(pr.Match, m.Index)
 			pr.BecomeReplicate()
-			pr.Match = m.Index
-			pr.Next = max(pr.Next, m.Index+1)
 			pr.LastAck = r.now
 		} else {
 			r.creditMatchQuiet(pr, m.Index)
@@ -331,10 +354,8 @@ func (r *Raft) tickChain() {
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]
-		pr.Next = pr.Match + 1
-		if pr.State == progress.Replicate {
-			pr.Inflights.Reset()
-		}
+		// Start over from what each member is known to hold.
+		pr.BecomeProbe()
 	}
 	r.chain.reprove = true
 	r.needBroadcast = true

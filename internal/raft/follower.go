@@ -14,8 +14,10 @@ func (r *Raft) handleAppend(m Message) {
 		// Give the leader the largest index whose term is <= the term it
 		// asked about, and that term: it can skip the rest of the term.
 		hint, hintTerm := r.log.findConflictByTerm(min(m.Index, r.log.lastIndex()), m.LogTerm)
+		// A chain member says so (Chain), so the leader resends along the
+		// chain at once rather than to this member alone.
 		r.send(Message{To: lead, Type: MsgAppResp, Index: m.Index, Reject: true,
-			RejectHint: hint, LogTerm: hintTerm, Seq: m.Seq, Commit: r.log.committed})
+			RejectHint: hint, LogTerm: hintTerm, Seq: m.Seq, Commit: r.log.committed, Chain: m.Chain})
 		return
 	}
 	if len(m.Chain) > 0 {

@@ -108,6 +108,9 @@ type Cluster struct {
 	err     error
 	// stopClients stops clients from starting new operations.
 	stopClients bool
+	// maxEvents bounds a run: a message storm or livelock fails with its
+	// seed instead of hanging the test. 0 means no bound.
+	maxEvents uint64
 }
 
 // New builds a cluster and boots every node.
@@ -191,6 +194,10 @@ func (c *Cluster) RunUntil(cond func() bool, d Time) (bool, error) {
 	for c.err == nil {
 		if cond() {
 			return true, nil
+		}
+		if c.maxEvents > 0 && c.sched.runs > c.maxEvents {
+			c.fail(fmt.Errorf("event storm: more than %d events by %s (a message storm or livelock)", c.maxEvents, c.sched.now))
+			break
 		}
 		if !c.sched.step(limit) {
 			c.sched.now = max(c.sched.now, limit)

@@ -259,6 +259,7 @@ func (n *simNode) Applied(e raft.Entry, result any, ack bool) {
 	delete(n.waiters, k)
 	if ack {
 		n.c.stats.AckReplies++
+		n.c.tracef(n.c.sched.now, n.id, "ACK %s", raft.DescribeEntry(e))
 		n.c.check.acked(k)
 	}
 	if (n.c.opt.ReplyByAck && ack) || (!n.c.opt.ReplyByAck && waited) {

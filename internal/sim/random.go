@@ -260,6 +260,8 @@ func RunSeed(seed int64, p Profile) Report {
 		rep.Err = err
 		return rep
 	}
+	// A normal run takes well under a million events.
+	c.maxEvents = 5_000_000
 	defer func() {
 		if r := recover(); r != nil {
 			rep.Err = fmt.Errorf("panic at %s: %v", c.sched.now, r)
