@@ -44,7 +44,15 @@ type stdio struct {
 // cmd/raftkv/<name>.go and add its line here.
 func commands() []command {
 	return []command{
+		{"serve", "run one server of a raftkv cluster", runServe},
+		{"playground", "start a local 3-node cluster and run until Ctrl-C", runPlayground},
 		{"sim", "run the classroom network simulator against a replica program", runSim},
+		{"put", "set a key's value", runPut},
+		{"get", "read a key's value", runGet},
+		{"del", "delete a key", runDel},
+		{"scan", "list keys by prefix or range", runScan},
+		{"cas", "compare-and-swap: write or delete a key only at a given version", runCAS},
+		{"status", "show each node's role, term, leader and replication progress", runStatus},
 		{"dsim", "run the deterministic whole-cluster simulation over many seeds", runDsim},
 	}
 }
