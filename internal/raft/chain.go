@@ -69,6 +69,20 @@ func (r *Raft) addAcks(from, to, term uint64) {
 	r.acks = append(r.acks, AckRange{Lo: lo, Hi: to})
 }
 
+// AckedIndex returns, on a leader, the highest index up to which every
+// entry of its term is known acknowledged to its client: with chains, the
+// highest commit index some follower reported (only a chain's tail
+// acknowledges); otherwise the commit index (the leader acknowledges as it
+// commits). A read that must not reveal an unacknowledged write waits for
+// it. Entries of earlier terms count as acknowledged here: only the layer
+// above knows how it answers those (Ready.Acks).
+func (r *Raft) AckedIndex() uint64 {
+	if r.role != Leader {
+		return 0
+	}
+	return r.followerCommit()
+}
+
 // followerCommit is the commit index the leader tells followers. With
 // chains it never exceeds what some follower reported committing, except
 // for entries of earlier terms, which tails never acknowledge.
