@@ -59,10 +59,10 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.ElectionTick == 0 {
-		c.ElectionTick = 1500
+		c.ElectionTick = 3000
 	}
 	if c.HeartbeatTick == 0 {
-		c.HeartbeatTick = 400
+		c.HeartbeatTick = 1000
 	}
 	if c.RetransmitTicks == 0 {
 		c.RetransmitTicks = 150

@@ -35,6 +35,7 @@ type request struct {
 	key    string
 	value  string // puts only
 	sentAt time.Duration
+	dst    int // the replica it was sent to (-1 if none was alive)
 }
 
 // client is one simulated client. Its state is owned by the engine and
@@ -176,7 +177,7 @@ func (e *engine) destination(c *client) int {
 func (e *engine) send(c *client, get bool, key, value string, now time.Duration, out *step) {
 	dst := e.destination(c)
 	mid := randString(e.rng, midAlphabet, midLen)
-	c.pending[mid] = &request{get: get, key: key, value: value, sentAt: now}
+	c.pending[mid] = &request{get: get, key: key, value: value, sentAt: now, dst: dst}
 	if get {
 		e.st.GetsSent++
 	} else {

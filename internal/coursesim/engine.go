@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sort"
 	"time"
 )
 
@@ -24,7 +25,10 @@ const (
 	EvSkipped   EventKind = "skipped"   // a scheduled fault could not be applied
 	EvIncorrect EventKind = "incorrect" // a protocol violation (first few only)
 	EvStorm     EventKind = "storm"     // the packet-storm limit was passed
-	EvEnd       EventKind = "end"       // the run ended and was judged
+	// EvUnanswered names a request still pending at the end (first few),
+	// so a replica's author can find it in the replica's logs.
+	EvUnanswered EventKind = "unanswered"
+	EvEnd        EventKind = "end" // the run ended and was judged
 )
 
 // Event is one entry of a run's event log. At is the time since the run
@@ -43,9 +47,10 @@ type Event struct {
 // Caps that keep a misbehaving replica from growing a run's memory or its
 // report without bound; the counters in Stats stay exact.
 const (
-	maxIncorrectEvents = 20
-	maxLeaderEvents    = 5000
-	maxLeaderHistory   = 200
+	maxIncorrectEvents  = 20
+	maxLeaderEvents     = 5000
+	maxUnansweredEvents = 20
+	maxLeaderHistory    = 200
 )
 
 type actionKind uint8
@@ -133,10 +138,11 @@ type engine struct {
 	over     bool
 	finished bool
 
-	events         []Event
-	leaderEvents   int
-	incorrectShown int
-	buckets        []bucket
+	events           []Event
+	leaderEvents     int
+	unansweredEvents int
+	incorrectShown   int
+	buckets          []bucket
 }
 
 // Stream identifiers for the seeded generators, so that each stream is
@@ -454,11 +460,28 @@ func (e *engine) finish(now time.Duration) Stats {
 	e.finished = true
 	e.over = true
 	for _, c := range e.clients {
-		for _, r := range c.pending {
+		mids := make([]string, 0, len(c.pending))
+		for mid := range c.pending {
+			mids = append(mids, mid)
+		}
+		sort.Strings(mids)
+		for _, mid := range mids {
+			r := c.pending[mid]
+			op := "put"
 			if r.get {
 				e.st.UnansweredGets++
+				op = "get"
 			} else {
 				e.st.UnansweredPuts++
+			}
+			if e.unansweredEvents < maxUnansweredEvents {
+				e.unansweredEvents++
+				dst := "none"
+				if r.dst >= 0 {
+					dst = e.names[r.dst]
+				}
+				e.events = append(e.events, Event{At: r.sentAt, Kind: EvUnanswered, Replica: dst,
+					Detail: fmt.Sprintf("%s from %s MID %s key %s, sent at %s", op, c.name, mid, r.key, r.sentAt)})
 			}
 		}
 		e.st.KeysStored += len(c.keys)

@@ -151,7 +151,7 @@ func WriteDetails(w io.Writer, r *Result) error {
 		}
 	}
 	for _, ev := range r.Events {
-		if ev.Kind == EvIncorrect || ev.Kind == EvSkipped || ev.Kind == EvDied || ev.Kind == EvStorm {
+		if ev.Kind == EvIncorrect || ev.Kind == EvSkipped || ev.Kind == EvDied || ev.Kind == EvStorm || ev.Kind == EvUnanswered {
 			line(string(ev.Kind), "%.3fs %s %s", ev.At.Seconds(), ev.Replica, ev.Detail)
 		}
 	}

@@ -305,7 +305,7 @@ func (r *runner) logEvent(ev Event) {
 		attrs = append(attrs, "pid", ev.PID)
 	}
 	switch ev.Kind {
-	case EvIncorrect, EvDied, EvStorm, EvSkipped:
+	case EvIncorrect, EvDied, EvStorm, EvSkipped, EvUnanswered:
 		r.log.Warn("event", attrs...)
 	case EvKill, EvPartition, EvHeal:
 		r.log.Info("event", attrs...)

@@ -33,8 +33,9 @@ type chainState struct {
 	failures int      // consecutive retransmit timeouts
 	// reprove makes the next chain message go out even if every member
 	// already holds every entry, so the tail proves the last one.
-	reprove  bool
-	removals int // members rotated out for failures, this term
+	reprove bool
+	// probedAt is the tick of the last direct probe of the members.
+	probedAt uint64
 	// suspect was rotated out of the chain and is not taken back before
 	// suspectUntil.
 	suspect      uint64
@@ -171,17 +172,23 @@ func (r *Raft) chainBroadcast() bool {
 	if len(ents) == 0 && !reprove {
 		return true
 	}
-	// While a member probes for its match, or a member's window is full,
-	// only one chain message may be outstanding: otherwise every stale
-	// rejection would start another round and rounds would multiply.
+	// A member probing for its match, or whose inflight window is full,
+	// holds the chain back: one chain message at a time then, or every
+	// stale rejection would start another round. The probe is urgent: the
+	// tail answers it at once, so the pause lasts one round trip.
+	urgent := reprove
 	for _, id := range r.chain.members {
-		if r.prs[id].IsPaused() {
+		pr := r.prs[id]
+		if pr.IsPaused() {
 			r.chain.reprove = r.chain.reprove || reprove
 			return true
 		}
+		if pr.State == progress.Probe {
+			urgent = true
+		}
 	}
 	r.send(Message{Type: MsgApp, To: r.chain.members[0], Index: from - 1, LogTerm: prevTerm,
-		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members)})
+		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members), Urgent: urgent})
 	last := from - 1
 	if n := len(ents); n > 0 {
 		last = ents[n-1].Index
@@ -230,7 +237,13 @@ func (r *Raft) relayChain(m Message, last uint64) {
 		r.addAcks(prev, last, m.Term)
 	}
 	ack := Message{To: lead, Type: MsgAppResp, Term: r.term, Index: last, Seq: m.Seq, Chain: m.Chain}
-	if r.cfg.ChainAckDelayTicks == 0 {
+	if r.cfg.ChainAckDelayTicks == 0 || m.Urgent {
+		// Fold in any answer still held back: this one covers it.
+		if p := r.chain.pendingAck; p != nil && p.Term == r.term && p.To == lead {
+			ack.Index = max(ack.Index, p.Index)
+			ack.Seq = max(ack.Seq, p.Seq)
+		}
+		r.chain.pendingAck = nil
 		ack.Commit = r.log.committed
 		r.send(ack)
 		return
@@ -270,20 +283,19 @@ func (r *Raft) flushChainAck() {
 func (r *Raft) handleChainResp(m Message) {
 	if m.Reject {
 		pr := r.prs[m.From]
+		// Only a rejection of a position we still thought might match
+		// teaches anything; one from an older message in flight does not.
+		// Each useful rejection lowers Next, so resends cannot multiply.
+		if m.Index < pr.Match || m.Index+1 > pr.Next {
+			return
+		}
 		hint := m.RejectHint
 		if m.LogTerm > 0 {
 			hint, _ = r.log.findConflictByTerm(m.RejectHint, m.LogTerm)
 		}
-		// Act only on a rejection of the member's current position: a
-		// rejection of an older message in flight says nothing new.
-		switch {
-		case m.Index < pr.Match:
-			return
-		case pr.State == progress.Probe && m.Index != pr.Next-1 && pr.ProbeSent:
-			return
-		}
+		next := max(pr.Match+1, min(m.Index, hint+1))
 		pr.BecomeProbe()
-		pr.Next = max(pr.Match+1, min(m.Index, hint+1))
+		pr.Next = next
 		r.needBroadcast = true
 		return
 	}
@@ -294,9 +306,10 @@ func (r *Raft) handleChainResp(m Message) {
 		if pr == nil {
 			continue
 		}
-		// The tail vouches that each member accepted this leader's message.
+		// The tail vouches that each member accepted this leader's
+		// message. LastHeard stays for direct contact: it tells a live
+		// member from a dead one when the chain fails.
 		pr.RecentActive = true
-		pr.LastHeard = r.now
 		r.ackSeq(pr, m.Seq)
 		if pr.State == progress.Probe {
 			// The probe is answered, even if it taught us nothing new.
@@ -352,19 +365,29 @@ func (r *Raft) tickChain() {
 		return
 	}
 	r.chain.failures++
-	if r.chain.failures >= 3 && len(r.chain.members) > 0 {
-		// Something in the chain is down or cut off, and the chain cannot
-		// tell which member. Swap one out, the head first and then the
-		// tail, and keep it out for an election timeout.
-		r.chain.failures = 0
-		pos := 0
-		if r.chain.removals%2 == 1 {
-			pos = len(r.chain.members) - 1
+	switch {
+	case r.chain.failures == 2:
+		// Ask every member directly whether it is alive before blaming
+		// one: on a lossy network the chain fails without anyone down.
+		r.chain.probedAt = r.now
+		for _, id := range r.chain.members {
+			r.sendHeartbeat(id)
 		}
-		r.chain.removals++
-		r.chain.suspect = r.chain.members[pos]
-		r.chain.suspectUntil = r.now + uint64(r.cfg.ElectionTick)
-		r.chain.members = slices.Delete(r.chain.members, pos, pos+1)
+	case r.chain.failures >= 3:
+		r.chain.failures = 0
+		kept := r.chain.members[:0]
+		for _, id := range r.chain.members {
+			if r.prs[id].LastHeard >= r.chain.probedAt {
+				kept = append(kept, id)
+				continue
+			}
+			// Silent since the probe: down or cut off. Keep it out for an
+			// election timeout; repairChain fills its place at the front.
+			r.chain.suspect = id
+			r.chain.suspectUntil = r.now + uint64(r.cfg.ElectionTick)
+		}
+		r.chain.members = kept
+		r.repairChain()
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]

@@ -47,6 +47,12 @@ func DescribeMessage(m Message) string {
 	if m.Lead != None {
 		fmt.Fprintf(&b, " lead=%d", m.Lead)
 	}
+	if m.Quiet {
+		b.WriteString(" quiet")
+	}
+	if m.Urgent {
+		b.WriteString(" urgent")
+	}
 	if m.Seq != 0 {
 		fmt.Fprintf(&b, " seq=%d.%d", seqTick(m.Seq), m.Seq&(1<<seqTickShift-1))
 	}

@@ -1,8 +1,24 @@
 package raft
 
+import "fmt"
+
 // handleAppend is AppendEntries on the receiver (paper Figure 2).
 func (r *Raft) handleAppend(m Message) {
 	lead := leaderOf(m)
+	if m.Index < r.log.committed && len(m.Chain) > 0 {
+		// Our log matches any leader's up to our commit index: take what
+		// lies beyond it and relay the whole message, which a member
+		// further down the chain may need from its start.
+		c := r.log.committed
+		last := m.Index + uint64(len(m.Entries))
+		if last > c {
+			if _, ok := r.log.maybeAppend(c, r.log.termOrZero(c), m.Commit, m.Entries[c-m.Index:]); !ok {
+				panic(fmt.Sprintf("raft: committed entry %d does not match the leader's", c))
+			}
+		}
+		r.relayChain(m, last)
+		return
+	}
 	if m.Index < r.log.committed {
 		// Everything up to our commit index matches any leader's log:
 		// say where we are so the leader can skip ahead.
@@ -24,11 +40,17 @@ func (r *Raft) handleAppend(m Message) {
 		r.relayChain(m, last)
 		return
 	}
+	if m.Quiet {
+		return
+	}
 	r.send(Message{To: lead, Type: MsgAppResp, Index: last, Seq: m.Seq, Commit: r.log.committed})
 }
 
 func (r *Raft) handleHeartbeat(m Message) {
 	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	if m.Quiet {
+		return
+	}
 	// Index tells the leader how long our log is, so it notices entries
 	// that were lost in flight even when it has nothing new to send.
 	r.send(Message{To: m.From, Type: MsgHeartbeatResp, Seq: m.Seq, Commit: r.log.committed, Index: r.log.lastIndex()})

@@ -143,14 +143,17 @@ func (r *Raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	if len(ents) == 0 && !sendIfEmpty {
 		return false
 	}
-	r.send(Message{To: to, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.followerCommit()})
+	quiet := len(ents) > 0 && r.quietTo(to)
+	r.send(Message{To: to, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.followerCommit(), Quiet: quiet})
 	pr.LastSend, pr.LastAppend = r.now, r.now
 	switch pr.State {
 	case progress.Replicate:
 		if n := len(ents); n > 0 {
 			last := ents[n-1].Index
 			pr.OptimisticUpdate(last)
-			pr.Inflights.Add(last)
+			if !quiet {
+				pr.Inflights.Add(last)
+			}
 		}
 	case progress.Probe:
 		pr.ProbeSent = true
@@ -180,6 +183,17 @@ func (r *Raft) sendHeartbeat(to uint64) {
 	// log may differ beyond Match.
 	r.send(Message{To: to, Type: MsgHeartbeat, Commit: min(pr.Match, r.followerCommit())})
 	pr.LastSend = r.now
+}
+
+// quietTo reports whether appends to follower id need no answer unless
+// rejected: with chains, the followers outside the chain are caught up in
+// batches and nothing waits on their answers, so once their match is
+// known (Replicate) they answer only to report a gap. Heartbeats are
+// always answered: in idle periods they are how the leader learns these
+// followers' match, and so may tell them the commit index.
+func (r *Raft) quietTo(id uint64) bool {
+	return r.cfg.Chain && r.role == Leader && !r.inChain(id) && r.prs[id].State == progress.Replicate &&
+		r.leadTransferee != id
 }
 
 // broadcastHeartbeat contacts every follower now (a ReadIndex round).
@@ -219,7 +233,7 @@ func tickHeartbeat(r *Raft) {
 			// start over from what the follower is known to hold.
 			pr.PendingSnapshot = 0
 			pr.BecomeProbe()
-		case r.cfg.RetransmitTicks > 0 && pr.State != progress.Snapshot && pr.Match < last && !r.inChain(id):
+		case r.cfg.RetransmitTicks > 0 && pr.State != progress.Snapshot && pr.Match < last && !r.inChain(id) && !r.cfg.Chain:
 			rt := uint64(r.cfg.RetransmitTicks)
 			if r.now-pr.LastAppend >= rt && r.now-pr.LastAck >= rt {
 				// Appends went unanswered: assume them lost and resend

@@ -166,6 +166,15 @@ type Message struct {
 	// Force marks a vote request sent on a leadership transfer: voters grant
 	// it even while they believe the old leader is alive.
 	Force bool
+	// Quiet marks a MsgApp or MsgHeartbeat that needs no answer unless the
+	// receiver rejects it: the leader's batched catch-up of followers it
+	// does not count on for commits (classroom chain mode, where every
+	// message counts).
+	Quiet bool
+	// Urgent marks a chain MsgApp whose tail must answer at once rather
+	// than hold its answer back: a probe or a retransmission the leader is
+	// waiting on.
+	Urgent bool
 	// Chain lists, in order, the followers a chain-replicated MsgApp visits:
 	// the leader sends it to Chain[0]; each member that accepts it relays it
 	// to the next; the last member, holding proof that the leader and every

@@ -30,6 +30,8 @@ const (
 	flagReject   = 1 << 0
 	flagForce    = 1 << 1
 	flagSnapshot = 1 << 2
+	flagQuiet    = 1 << 3
+	flagUrgent   = 1 << 4
 )
 
 // AppendEntry appends e's encoding to b.
@@ -73,6 +75,12 @@ func AppendMessage(b []byte, m *raft.Message) []byte {
 	}
 	if m.Snapshot != nil {
 		flags |= flagSnapshot
+	}
+	if m.Quiet {
+		flags |= flagQuiet
+	}
+	if m.Urgent {
+		flags |= flagUrgent
 	}
 	b = append(b, flags)
 	for _, v := range [...]uint64{m.From, m.To, m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint, m.Seq, m.Lead} {
@@ -281,11 +289,13 @@ func DecodeMessage(b []byte) (raft.Message, error) {
 		return m, fmt.Errorf("%w: unknown message type %d", ErrCorrupt, m.Type)
 	}
 	flags := d.Byte()
-	if d.err == nil && flags&^(flagReject|flagForce|flagSnapshot) != 0 {
+	if d.err == nil && flags&^(flagReject|flagForce|flagSnapshot|flagQuiet|flagUrgent) != 0 {
 		return m, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
 	}
 	m.Reject = flags&flagReject != 0
 	m.Force = flags&flagForce != 0
+	m.Quiet = flags&flagQuiet != 0
+	m.Urgent = flags&flagUrgent != 0
 	for _, p := range [...]*uint64{&m.From, &m.To, &m.Term, &m.LogTerm, &m.Index, &m.Commit, &m.RejectHint, &m.Seq, &m.Lead} {
 		*p = d.Uvarint()
 	}

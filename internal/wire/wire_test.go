@@ -10,13 +10,13 @@ import (
 
 func sampleMessages() []raft.Message {
 	return []raft.Message{
-		{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 3, Commit: 4, Seq: 99},
+		{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 3, Commit: 4, Seq: 99, Quiet: true},
 		{Type: raft.MsgApp, From: 1, To: 2, Term: 7, LogTerm: 6, Index: 17, Commit: 16,
 			Entries: []raft.Entry{
 				{Term: 7, Index: 18, Type: raft.EntryNoop},
 				{Term: 7, Index: 19, ClientID: 1 << 40, RequestID: 12, Data: []byte("put k v")},
 			},
-			Chain: []uint64{2, 3}, Lead: 1},
+			Chain: []uint64{2, 3}, Lead: 1, Urgent: true},
 		{Type: raft.MsgAppResp, From: 2, To: 1, Term: 7, Reject: true, RejectHint: 5, LogTerm: 4},
 		{Type: raft.MsgVote, From: 3, To: 1, Term: 9, Force: true, Index: 40, LogTerm: 8},
 		{Type: raft.MsgSnap, From: 1, To: 3, Term: 9, Snapshot: &raft.Snapshot{

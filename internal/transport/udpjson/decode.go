@@ -42,6 +42,8 @@ const (
 	fHint
 	fSeq
 	fForce
+	fQuiet
+	fUrgent
 	fChain
 	fLead
 	fEntries
@@ -136,6 +138,12 @@ func decode(data []byte, d *Datagram) error {
 			case "f":
 				bit = fForce
 				m.Force, err = s.boolean("f")
+			case "q":
+				bit = fQuiet
+				m.Quiet, err = s.boolean("q")
+			case "u":
+				bit = fUrgent
+				m.Urgent, err = s.boolean("u")
 			case "ch":
 				bit = fChain
 				m.Chain, err = s.nodeList("ch")

@@ -90,6 +90,12 @@ func AppendRaft(b []byte, m *raft.Message, leader ID) ([]byte, error) {
 	if m.Force {
 		b = append(b, `,"f":true`...)
 	}
+	if m.Quiet {
+		b = append(b, `,"q":true`...)
+	}
+	if m.Urgent {
+		b = append(b, `,"u":true`...)
+	}
 	var err error
 	if len(m.Chain) > 0 {
 		b = append(b, `,"ch":`...)

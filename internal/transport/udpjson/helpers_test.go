@@ -47,6 +47,8 @@ func everyRaftMessage(t testing.TB) []raft.Message {
 		{Type: raft.MsgAppResp, From: 2, To: 1, Term: 3, Index: 17, Commit: 16, Seq: 42<<24 | 7},
 		{Type: raft.MsgAppResp, From: 2, To: 1, Term: 3, Index: 17, Reject: true, RejectHint: 12, LogTerm: 2, Commit: 10, Seq: 3},
 		{Type: raft.MsgAppResp, From: 4, To: 1, Term: 3, Index: 17, Chain: []uint64{3, 4}, Commit: 16, Seq: 9},
+		{Type: raft.MsgApp, From: 1, To: 4, Term: 3, LogTerm: 3, Index: 16, Commit: 16, Seq: 10, Quiet: true},
+		{Type: raft.MsgApp, From: 1, To: 2, Term: 3, LogTerm: 3, Index: 16, Chain: []uint64{2, 3}, Seq: 11, Urgent: true},
 		typicalHeartbeat(),
 		{Type: raft.MsgHeartbeatResp, From: 2, To: 1, Term: 3, Commit: 17, Index: 17, Seq: 42<<24 | 8},
 		{Type: raft.MsgVote, From: 3, To: 1, Term: 4, Index: 17, LogTerm: 3},
@@ -60,7 +62,7 @@ func everyRaftMessage(t testing.TB) []raft.Message {
 		{Type: raft.MsgTimeoutNow, From: 1, To: 2, Term: 4},
 		// Every field at once, at the bounds of the ID range.
 		{Type: raft.MsgApp, From: 0xFFFF, To: 1, Term: 1<<64 - 1, LogTerm: 1<<64 - 1, Index: 1<<64 - 1,
-			Commit: 1<<64 - 1, Reject: true, RejectHint: 1<<64 - 1, Seq: 1<<64 - 1, Force: true,
+			Commit: 1<<64 - 1, Reject: true, RejectHint: 1<<64 - 1, Seq: 1<<64 - 1, Force: true, Quiet: true, Urgent: true,
 			Chain: []uint64{1, 0xFFFF}, Lead: 0xFFFF, Snapshot: snap,
 			Entries: []raft.Entry{{Term: 1<<64 - 1, Index: 1<<64 - 1, Type: raft.EntryNoop,
 				ClientID: 0xFFFF, RequestID: 1<<64 - 1, Data: []byte{0xFF}}}},

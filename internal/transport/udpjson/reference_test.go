@@ -46,6 +46,8 @@ type refDatagram struct {
 	H      uint64     `json:"h,omitempty"`
 	Sq     uint64     `json:"sq,omitempty"`
 	F      bool       `json:"f,omitempty"`
+	Q      bool       `json:"q,omitempty"`
+	U      bool       `json:"u,omitempty"`
 	Ch     []string   `json:"ch,omitempty"`
 	Ld     string     `json:"ld,omitempty"`
 	E      []refEntry `json:"e,omitempty"`
@@ -56,7 +58,7 @@ func refMarshalRaft(m *raft.Message, leader ID) ([]byte, error) {
 	term := m.Term
 	r := refDatagram{Src: ID(m.From - 1).String(), Dst: ID(m.To - 1).String(), Leader: leader.String(),
 		Type: RaftTypeName(m.Type), Term: &term, LT: m.LogTerm, I: m.Index, C: m.Commit, Rj: m.Reject,
-		H: m.RejectHint, Sq: m.Seq, F: m.Force}
+		H: m.RejectHint, Sq: m.Seq, F: m.Force, Q: m.Quiet, U: m.Urgent}
 	for _, id := range m.Chain {
 		r.Ch = append(r.Ch, ID(id-1).String())
 	}
@@ -147,7 +149,7 @@ func refDecode(data []byte) (Datagram, error) {
 	}
 	d.Type = TypeRaft
 	*m = raft.Message{Type: mt, From: m.From, To: m.To, Term: *r.Term, LogTerm: r.LT, Index: r.I, Commit: r.C,
-		Reject: r.Rj, RejectHint: r.H, Seq: r.Sq, Force: r.F}
+		Reject: r.Rj, RejectHint: r.H, Seq: r.Sq, Force: r.F, Quiet: r.Q, Urgent: r.U}
 	node := func(s string) (uint64, error) {
 		id, err := ParseID(s)
 		if err != nil {
