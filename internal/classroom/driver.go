@@ -1,6 +1,8 @@
 package classroom
 
 import (
+	"slices"
+
 	"github.com/raftkv/raftkv/internal/raft"
 	"github.com/raftkv/raftkv/internal/transport/udpjson"
 )
@@ -92,7 +94,7 @@ func (r *Replica) ReadReady(ctx uint64) {
 	delete(r.reads, ctx)
 	// Leadership is confirmed; the read still waits for the last write to
 	// its key to be applied and acknowledged (serveWaiting).
-	r.waiting = append(r.waiting, getReq{cmd: cmd, index: r.lastWrite[cmd.Key]})
+	r.waiting = append(r.waiting, getReq{cmd: cmd})
 }
 
 // SoftStateChanged redirects the reads a former leader can no longer serve
@@ -105,18 +107,41 @@ func (r *Replica) SoftStateChanged(s raft.SoftState) {
 			r.reply(g.cmd, udpjson.TypeRedirect, "")
 		}
 		r.waiting = nil
-		for ctx, cmd := range r.reads {
-			r.reply(cmd, udpjson.TypeRedirect, "")
+		// In registration order: replies must not depend on map order.
+		ctxs := make([]uint64, 0, len(r.reads))
+		for ctx := range r.reads {
+			ctxs = append(ctxs, ctx)
+		}
+		slices.Sort(ctxs)
+		for _, ctx := range ctxs {
+			r.reply(r.reads[ctx], udpjson.TypeRedirect, "")
 			delete(r.reads, ctx)
 		}
-		for _, g := range r.held {
-			r.reply(g, udpjson.TypeRedirect, "")
+		for _, cmd := range r.heldPuts {
+			r.reply(cmd, udpjson.TypeRedirect, "")
 		}
-		r.inherited, r.inheritedIndex, r.held = nil, nil, nil
+		r.inherited, r.inheritedIndex, r.heldPuts = nil, nil, nil
+		clear(r.inheritKeys)
 	}
 	if !wasLeader && s.Role == raft.Leader {
-		st := r.drv.Raft().Status()
+		core := r.drv.Raft()
+		st := core.Status()
 		r.leaderSince = r.now
 		r.commitAtElection = st.Commit
+		// The entries of earlier terms this leader must decide about: its
+		// log past the commit index, up to the no-op opening its term.
+		clear(r.inheritKeys)
+		r.inheritEnd = 0
+		if ents, err := core.Entries(st.Commit+1, st.LastIndex+1); err == nil {
+			for _, e := range ents {
+				if e.Term == core.Term() || e.Type != raft.EntryNormal {
+					continue
+				}
+				if cmd, err := udpjson.DecodeCommand(e.Data); err == nil && cmd.Op == udpjson.OpPut {
+					r.inheritKeys[cmd.Key]++
+					r.inheritEnd = e.Index
+				}
+			}
+		}
 	}
 }

@@ -89,10 +89,10 @@ type pendingPut struct {
 	term uint64
 }
 
-// getReq is a get waiting to be served.
+// getReq is a get waiting for the last write to its key to be applied
+// and acknowledged.
 type getReq struct {
-	cmd   udpjson.Command
-	index uint64 // serve once applied reaches it
+	cmd udpjson.Command
 }
 
 // Replica is one classroom replica. It is not safe for concurrent use.
@@ -123,11 +123,19 @@ type Replica struct {
 	// A new leader's record of what it inherited.
 	leaderSince      uint64
 	commitAtElection uint64
-	inherited        []udpjson.Command
-	inheritedIndex   []uint64
-	// held are gets on keys with an inherited put not yet answered: the
-	// client must see the put's answer before a read that reflects it.
-	held []udpjson.Command
+	// inherited are puts of earlier terms this leader applied and has not
+	// decided about yet; reads of their keys wait (canRead).
+	inherited      []udpjson.Command
+	inheritedIndex []uint64
+	// inheritKeys counts, per key, the entries of earlier terms past the
+	// commit index this leader found in its log when elected; inheritEnd
+	// is the last of them. Until it has decided about them, new puts to
+	// those keys wait in heldPuts: their answers must not overtake the
+	// inherited puts' answers, or a client would see writes acknowledged
+	// out of order.
+	inheritKeys map[string]int
+	inheritEnd  uint64
+	heldPuts    []udpjson.Command
 }
 
 // New returns a replica ready to run.
@@ -141,6 +149,7 @@ func New(cfg Config, out Sender) (*Replica, error) {
 		cfg: cfg, self: cfg.Self, out: out, log: cfg.Logger,
 		data: map[string]string{}, done: map[cmdKey]bool{}, answered: map[cmdKey]bool{},
 		pending: map[uint64]pendingPut{}, lastWrite: map[string]uint64{}, reads: map[uint64]udpjson.Command{},
+		inheritKeys: map[string]int{},
 	}
 	rc := raft.Config{
 		ID: udpjson.RaftID(cfg.Self), Peers: ids,
@@ -217,6 +226,10 @@ func (r *Replica) request(cmd udpjson.Command) {
 		r.reply(cmd, udpjson.TypeOK, "")
 		return
 	}
+	if r.inheritKeys[cmd.Key] > 0 {
+		r.heldPuts = append(r.heldPuts, cmd)
+		return
+	}
 	p, err := cmd.Proposal()
 	if err != nil {
 		r.log.Warn("dropped unencodable put", "err", err)
@@ -236,20 +249,13 @@ func (r *Replica) request(cmd udpjson.Command) {
 // write to the key is still in flight, in which case when it has applied;
 // without a lease, after a ReadIndex round.
 func (r *Replica) get(cmd udpjson.Command) {
-	for _, in := range r.inherited {
-		if in.Key == cmd.Key {
-			r.held = append(r.held, cmd)
-			return
-		}
-	}
 	core := r.drv.Raft()
 	if core.LeaseValid() {
-		idx := r.lastWrite[cmd.Key]
-		if r.readable(idx) {
+		if r.canRead(cmd.Key) {
 			r.reply(cmd, udpjson.TypeOK, r.data[cmd.Key])
 			return
 		}
-		r.waiting = append(r.waiting, getReq{cmd: cmd, index: idx})
+		r.waiting = append(r.waiting, getReq{cmd: cmd})
 		return
 	}
 	r.nextCtx++
@@ -258,6 +264,22 @@ func (r *Replica) get(cmd udpjson.Command) {
 		return
 	}
 	r.reads[r.nextCtx] = cmd
+}
+
+// canRead reports whether a read of key may be served now: the last write
+// to it is applied here and its client has been answered, by a chain's
+// tail or, for a put inherited from a failed leader, by us. A client must
+// never see a write before the write's own acknowledgement.
+func (r *Replica) canRead(key string) bool {
+	if !r.readable(r.lastWrite[key]) {
+		return false
+	}
+	for _, in := range r.inherited {
+		if in.Key == key {
+			return false
+		}
+	}
+	return true
 }
 
 // readable reports whether a read may reflect the log up to index: the
@@ -303,7 +325,9 @@ func (r *Replica) serveWaiting() {
 	}
 	keep := r.waiting[:0]
 	for _, g := range r.waiting {
-		if r.readable(g.index) {
+		// The key's state now, not when the get queued: a newer write
+		// applied meanwhile must be acknowledged before a read shows it.
+		if r.canRead(g.cmd.Key) {
 			r.reply(g.cmd, udpjson.TypeOK, r.data[g.cmd.Key])
 		} else {
 			keep = append(keep, g)
@@ -317,7 +341,7 @@ func (r *Replica) serveWaiting() {
 // live replica had known committed: those the failed leader's chain never
 // acknowledged.
 func (r *Replica) answerInherited() {
-	if len(r.inherited) == 0 || !r.isLeader() {
+	if len(r.inheritKeys) == 0 || !r.isLeader() || r.drv.Applied() < r.inheritEnd {
 		return
 	}
 	st := r.drv.Raft().Status()
@@ -328,7 +352,7 @@ func (r *Replica) answerInherited() {
 			all = false
 			continue
 		}
-		watermark = max(watermark, p.Commit)
+		watermark = max(watermark, p.FirstCommit)
 	}
 	if !all && r.now-r.leaderSince < uint64(r.cfg.InheritWaitTicks) {
 		return
@@ -339,9 +363,11 @@ func (r *Replica) answerInherited() {
 		}
 	}
 	r.inherited, r.inheritedIndex = nil, nil
-	held := r.held
-	r.held = nil
-	for _, g := range held {
-		r.get(g)
+	clear(r.inheritKeys)
+	r.serveWaiting()
+	held := r.heldPuts
+	r.heldPuts = nil
+	for _, cmd := range held {
+		r.request(cmd)
 	}
 }

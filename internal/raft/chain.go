@@ -84,6 +84,19 @@ func (r *Raft) AckedIndex() uint64 {
 	return r.followerCommit()
 }
 
+// commitFor is the commit index the leader tells follower pr: until the
+// follower has answered once in this term, no more than the leader's own
+// commit index at election, so that its first answer reports what it knew
+// before (Progress.FirstCommit: who had seen which inherited entries
+// committed, and so may have answered their clients).
+func (r *Raft) commitFor(pr *progress.Progress) uint64 {
+	c := r.followerCommit()
+	if !pr.Heard {
+		c = min(c, r.electionCommit)
+	}
+	return c
+}
+
 // followerCommit is the commit index the leader tells followers. With
 // chains it never exceeds what some follower reported committing, except
 // for entries of earlier terms, which tails never acknowledge.
@@ -147,6 +160,15 @@ func (r *Raft) chainBroadcast() bool {
 	if !r.repairChain() {
 		return false
 	}
+	for _, id := range r.chain.members {
+		if !r.prs[id].Heard {
+			// Wait until every member has answered a plain message of this
+			// term (the term's announcement, or the chain's probe): its
+			// first answer must report what it knew before this term
+			// (FirstCommit), not a commit it just proved as a tail.
+			return true
+		}
+	}
 	from := r.log.lastIndex() + 1
 	for _, id := range r.chain.members {
 		from = min(from, r.prs[id].Next)
@@ -187,8 +209,12 @@ func (r *Raft) chainBroadcast() bool {
 			urgent = true
 		}
 	}
+	commit := r.followerCommit()
+	for _, id := range r.chain.members {
+		commit = min(commit, r.commitFor(r.prs[id]))
+	}
 	r.send(Message{Type: MsgApp, To: r.chain.members[0], Index: from - 1, LogTerm: prevTerm,
-		Entries: ents, Commit: r.followerCommit(), Chain: slices.Clone(r.chain.members), Urgent: urgent})
+		Entries: ents, Commit: commit, Chain: slices.Clone(r.chain.members), Urgent: urgent})
 	last := from - 1
 	if n := len(ents); n > 0 {
 		last = ents[n-1].Index
@@ -375,19 +401,34 @@ func (r *Raft) tickChain() {
 		}
 	case r.chain.failures >= 3:
 		r.chain.failures = 0
+		tail := r.chain.members[len(r.chain.members)-1]
 		kept := r.chain.members[:0]
 		for _, id := range r.chain.members {
-			if r.prs[id].LastHeard >= r.chain.probedAt {
+			pr := r.prs[id]
+			alive := pr.LastHeard >= r.chain.probedAt
+			// The tail goes only after a long silence: a new tail answers
+			// again the entries the old one proved but whose answers the
+			// leader has not heard, so a lost probe answer must not cost
+			// duplicates. A dead tail still goes within half an election
+			// timeout.
+			if id == tail && !alive {
+				alive = r.now-pr.LastHeard < uint64(r.cfg.ElectionTick/2)
+			}
+			if alive {
 				kept = append(kept, id)
 				continue
 			}
-			// Silent since the probe: down or cut off. Keep it out for an
-			// election timeout; repairChain fills its place at the front.
+			// Down or cut off. Keep it out for an election timeout;
+			// repairChain fills its place at the front.
 			r.chain.suspect = id
 			r.chain.suspectUntil = r.now + uint64(r.cfg.ElectionTick)
 		}
+		old := slices.Clone(r.chain.members)
 		r.chain.members = kept
 		r.repairChain()
+		if !slices.Equal(old, r.chain.members) {
+			r.logger.Debug("chain changed", "from", old, "to", r.chain.members)
+		}
 	}
 	for _, id := range r.chain.members {
 		pr := r.prs[id]

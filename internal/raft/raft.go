@@ -224,6 +224,8 @@ type Raft struct {
 	leadTransferee uint64
 	// termStart is the index of the no-op that opened the leader's term.
 	termStart uint64
+	// electionCommit is the leader's commit index when it was elected.
+	electionCommit uint64
 	// committedInTerm is set once the leader commits an entry of its own
 	// term; reads wait for it (thesis §6.4 step 1).
 	committedInTerm bool
@@ -419,6 +421,7 @@ func (r *Raft) becomeLeader() {
 		}
 	}
 	r.chain.answered = r.log.committed
+	r.electionCommit = r.log.committed
 	// Open the term with an empty entry so earlier entries can commit by
 	// counting replicas of a current-term one (§5.4.2, §8).
 	r.appendEntries(Entry{Type: EntryNoop})

@@ -144,7 +144,7 @@ func (r *Raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		return false
 	}
 	quiet := len(ents) > 0 && r.quietTo(to)
-	r.send(Message{To: to, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.followerCommit(), Quiet: quiet})
+	r.send(Message{To: to, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: r.commitFor(pr), Quiet: quiet})
 	pr.LastSend, pr.LastAppend = r.now, r.now
 	switch pr.State {
 	case progress.Replicate:
@@ -181,7 +181,7 @@ func (r *Raft) sendHeartbeat(to uint64) {
 	pr := r.prs[to]
 	// Never tell a follower to commit past what it is known to hold: its
 	// log may differ beyond Match.
-	r.send(Message{To: to, Type: MsgHeartbeat, Commit: min(pr.Match, r.followerCommit())})
+	r.send(Message{To: to, Type: MsgHeartbeat, Commit: min(pr.Match, r.commitFor(pr))})
 	pr.LastSend = r.now
 }
 
@@ -293,7 +293,10 @@ func stepLeader(r *Raft, m Message) {
 	}
 	pr.RecentActive = true
 	pr.LastHeard = r.now
-	pr.Heard = true
+	if !pr.Heard {
+		pr.Heard = true
+		pr.FirstCommit = m.Commit
+	}
 	pr.Commit = max(pr.Commit, m.Commit)
 	// A follower's commit index above what the leader told it was proven
 	// by the follower itself as a chain tail, which acknowledged clients.

@@ -31,8 +31,11 @@ type PeerStatus struct {
 	// Commit is the follower's commit index as it last reported it;
 	// meaningful once Heard.
 	Commit uint64
-	// Heard reports whether the follower answered anything in this term.
-	Heard bool
+	// Heard reports whether the follower answered anything in this term;
+	// FirstCommit is the commit index of its first answer, what it knew
+	// before this leader told it more than its own commit at election.
+	Heard       bool
+	FirstCommit uint64
 	// TicksSinceHeard counts ticks since the follower's last message.
 	TicksSinceHeard uint64
 }
@@ -62,7 +65,7 @@ func peerStatus(id uint64, pr *progress.Progress, now uint64) PeerStatus {
 	return PeerStatus{
 		ID: id, Match: pr.Match, Next: pr.Next, State: pr.State.String(),
 		RecentActive: pr.RecentActive, Inflight: pr.Inflights.Count(),
-		Commit: pr.Commit, Heard: pr.Heard, TicksSinceHeard: now - pr.LastHeard,
+		Commit: pr.Commit, Heard: pr.Heard, FirstCommit: pr.FirstCommit, TicksSinceHeard: now - pr.LastHeard,
 	}
 }
 

@@ -68,6 +68,10 @@ type Progress struct {
 	// Heard is set once the follower answered anything in this leader's
 	// term: until then Commit says nothing.
 	Heard bool
+	// FirstCommit is the commit index of the follower's first answer in
+	// this term: what it knew before this leader could tell it anything
+	// beyond the leader's own commit index at election.
+	FirstCommit uint64
 }
 
 // New returns a Probe-state progress expecting next as the next index.
