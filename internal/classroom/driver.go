@@ -31,11 +31,29 @@ func (r *Replica) Save(_ raft.HardState, ents []raft.Entry, _ bool) error {
 // SaveSnapshot is never called: the classroom replica does not compact.
 func (r *Replica) SaveSnapshot(raft.Snapshot) error { return nil }
 
-// Send writes Raft messages stamped with the leader we believe in.
+// Send queues a Ready's Raft messages; Flush writes them after the Ready's
+// entries are applied. Nothing is persisted here, so sending after applying
+// is as safe as before, and it makes a tail's answers to clients leave
+// before its answer to the leader: a client must see its put's ok before
+// the leader can serve a get that reveals the put.
 func (r *Replica) Send(msgs []raft.Message) {
-	if err := r.out.Send(msgs, r.leaderID()); err != nil {
+	r.outbox = append(r.outbox, msgs...)
+}
+
+func (r *Replica) sendOutbox() {
+	if len(r.outbox) == 0 {
+		return
+	}
+	for i := range r.outbox {
+		if t := r.outbox[i].Type; int(t) < len(r.sent) {
+			r.sent[t].Add(1)
+		}
+	}
+	if err := r.out.Send(r.outbox, r.leaderID()); err != nil {
 		r.log.Warn("send failed", "err", err)
 	}
+	clear(r.outbox)
+	r.outbox = r.outbox[:0]
 }
 
 // Apply applies a committed put, once per (client, MID).
@@ -76,6 +94,7 @@ func (r *Replica) Applied(e raft.Entry, result any, ack bool) {
 	if !isCmd || cmd.Op != udpjson.OpPut {
 		return
 	}
+	r.log.Debug("applied put", "index", e.Index, "term", e.Term, "mid", cmd.MID, "key", cmd.Key, "value", cmd.Value, "ack", ack)
 	switch {
 	case ack:
 		r.reply(cmd, udpjson.TypeOK, "")

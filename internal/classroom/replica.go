@@ -21,8 +21,10 @@
 package classroom
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/raftkv/raftkv/internal/node"
 	"github.com/raftkv/raftkv/internal/raft"
@@ -120,6 +122,12 @@ type Replica struct {
 
 	now  uint64 // ticks
 	soft raft.SoftState
+	// outbox holds the Raft messages of the Ready being handled.
+	outbox []raft.Message
+	// sent counts Raft messages sent, by type; redirects counts redirect
+	// replies. Both may be read from another goroutine (SentCounts).
+	sent      [16]atomic.Uint64
+	redirects atomic.Uint64
 	// A new leader's record of what it inherited.
 	leaderSince      uint64
 	commitAtElection uint64
@@ -185,6 +193,19 @@ func (r *Replica) leaderID() udpjson.ID {
 
 func (r *Replica) isLeader() bool { return r.drv.Raft().Role() == raft.Leader }
 
+// SentCounts returns how many Raft messages of each type the replica sent,
+// and how many redirects it answered: what the classroom simulator counts
+// and what floods it. Safe to call from any goroutine.
+func (r *Replica) SentCounts() (map[string]uint64, uint64) {
+	out := map[string]uint64{}
+	for t := range r.sent {
+		if n := r.sent[t].Load(); n > 0 {
+			out[raft.MessageType(t).String()] = n
+		}
+	}
+	return out, r.redirects.Load()
+}
+
 // Tick advances the replica's clock by one tick.
 func (r *Replica) Tick() {
 	r.now++
@@ -214,7 +235,13 @@ func (r *Replica) request(cmd udpjson.Command) {
 		return
 	}
 	if !r.isLeader() {
-		r.reply(cmd, udpjson.TypeRedirect, "")
+		// A follower keeps nothing of a request it redirects: it never
+		// answers it again, and during elections clients send thousands.
+		r.redirects.Add(1)
+		d := cmd.Reply(udpjson.TypeRedirect, r.leaderID(), "")
+		if err := r.out.SendClient(d); err != nil {
+			r.log.Warn("reply failed", "err", err)
+		}
 		return
 	}
 	if cmd.Op == udpjson.OpGet {
@@ -297,6 +324,13 @@ func (r *Replica) reply(cmd udpjson.Command, typ udpjson.Type, value string) {
 		return
 	}
 	r.answered[k] = true
+	if typ == udpjson.TypeRedirect {
+		r.redirects.Add(1)
+	}
+	if r.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.log.Debug("reply", "type", typ.String(), "mid", cmd.MID, "client", cmd.Client.String(), "key", cmd.Key,
+			"value", value, "op", string(cmd.Op), "applied", r.drv.Applied(), "term", r.drv.Raft().Term())
+	}
 	d := cmd.Reply(typ, r.leaderID(), value)
 	if err := r.out.SendClient(d); err != nil {
 		r.log.Warn("reply failed", "err", err)
@@ -310,6 +344,7 @@ func (r *Replica) Flush() error {
 		if err != nil {
 			return fmt.Errorf("classroom: %w", err)
 		}
+		r.sendOutbox()
 		if !did {
 			break
 		}

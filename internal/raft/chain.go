@@ -391,6 +391,9 @@ func (r *Raft) tickChain() {
 		return
 	}
 	r.chain.failures++
+	// The next failure counts only after another retransmit interval,
+	// whether or not this one manages to send anything.
+	r.chain.lastSend = r.now
 	switch {
 	case r.chain.failures == 2:
 		// Ask every member directly whether it is alive before blaming
@@ -406,12 +409,13 @@ func (r *Raft) tickChain() {
 		for _, id := range r.chain.members {
 			pr := r.prs[id]
 			alive := pr.LastHeard >= r.chain.probedAt
-			// The tail goes only after a long silence: a new tail answers
-			// again the entries the old one proved but whose answers the
-			// leader has not heard, so a lost probe answer must not cost
-			// duplicates. A dead tail still goes within half an election
-			// timeout.
-			if id == tail && !alive {
+			// A tail that has answered in this term goes only after a long
+			// silence: a new tail answers again the entries the old one
+			// proved but whose answers the leader has not heard, so a lost
+			// probe answer must not cost duplicates. A dead tail still goes
+			// within half an election timeout, and one that never answered
+			// in this term has proved nothing and goes at once.
+			if id == tail && !alive && pr.Heard {
 				alive = r.now-pr.LastHeard < uint64(r.cfg.ElectionTick/2)
 			}
 			if alive {

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// keepWarm does nothing outside Linux.
+func keepWarm() {}
