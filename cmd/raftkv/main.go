@@ -54,6 +54,7 @@ func commands() []command {
 		{"cas", "compare-and-swap: write or delete a key only at a given version", runCAS},
 		{"status", "show each node's role, term, leader and replication progress", runStatus},
 		{"dsim", "run the deterministic whole-cluster simulation over many seeds", runDsim},
+		{"bench", "measure throughput and latency of a cluster (its own, by default)", runBench},
 	}
 }
 
