@@ -41,6 +41,9 @@ type simFlags struct {
 	scenarios string
 	logsDir   string
 	verbose   bool
+	// requestFirst orders simultaneous requests before faults, as the
+	// original simulator did.
+	requestFirst bool
 }
 
 func runSim(ctx context.Context, std stdio, args []string) int {
@@ -53,6 +56,7 @@ func runSim(ctx context.Context, std stdio, args []string) int {
 	fs.IntVar(&f.parallel, "parallel", 1, "run up to `K` scenarios at once")
 	fs.StringVar(&f.scenarios, "scenarios", "scenarios", "`DIR` that \"all\" runs")
 	fs.StringVar(&f.logsDir, "logs", "", "save each replica's stdout and stderr as `DIR`/<scenario>-<id>.log (default: discard)")
+	fs.BoolVar(&f.requestFirst, "request-first", false, "at equal times send a request before applying a fault, as the original simulator did (then a request due at the instant of a kill_leader is lost with the leader)")
 	fs.BoolVar(&f.verbose, "v", false, "log every simulator event (hellos, leader changes, faults) to stderr")
 	targets, code, ok := parseArgs(fs, args)
 	if !ok {
@@ -223,6 +227,9 @@ func runAll(ctx context.Context, std stdio, scenarios []coursesim.Scenario, seed
 
 func runOne(ctx context.Context, sc coursesim.Scenario, seed uint64, replica string, f simFlags, log *slog.Logger) (*coursesim.Result, error) {
 	opts := coursesim.Options{ReplicaPath: replica, Seed: seed, Logger: log}
+	if f.requestFirst {
+		opts.Ties = coursesim.RequestFirst
+	}
 	var files []*os.File
 	defer func() {
 		for _, fl := range files {

@@ -134,6 +134,7 @@ type engine struct {
 	dropRng  []*rand.Rand // per sending replica: drop decisions
 
 	schedule []action
+	ties     Ties
 	// over means nothing more is routed (finished or packet storm).
 	over     bool
 	finished bool
@@ -154,8 +155,24 @@ const (
 	streamDrops    = 100 // + replica index
 )
 
-func newEngine(sc Scenario, seed uint64) *engine {
+// Ties orders a request and a scheduled fault due at the same moment.
+type Ties uint8
+
+const (
+	// FaultFirst applies the fault, then sends the request, under the
+	// conditions the fault created (the default; see the docs for why).
+	FaultFirst Ties = iota
+	// RequestFirst sends the request first, as the original simulator's
+	// sorted insertion did: a request due at the instant the leader is
+	// killed then goes to the leader and is lost with it.
+	RequestFirst
+)
+
+func newEngine(sc Scenario, seed uint64) *engine { return newEngineTies(sc, seed, FaultFirst) }
+
+func newEngineTies(sc Scenario, seed uint64, ties Ties) *engine {
 	e := &engine{
+		ties:     ties,
 		sc:       sc,
 		n:        sc.Replicas,
 		leader:   -1,
@@ -206,8 +223,9 @@ func (e *engine) buildSchedule() {
 		}
 		reqs = append(reqs, a)
 	}
-	// Merge events in stable time order; at equal times a request goes
-	// first, as the original's insort placed events after equal entries.
+	// Merge events in stable time order. At equal times the fault goes
+	// first unless e.ties says otherwise (the original's insort placed
+	// events after equal entries).
 	var evs []action
 	for _, ev := range e.sc.Events {
 		evs = append(evs, action{at: start + seconds(ev.Time), kind: actEvent, event: ev})
@@ -215,7 +233,12 @@ func (e *engine) buildSchedule() {
 	stableSortByTime(evs)
 	i, j := 0, 0
 	for i < len(reqs) || j < len(evs) {
-		if j == len(evs) || i < len(reqs) && reqs[i].at <= evs[j].at {
+		takeReq := j == len(evs)
+		if !takeReq && i < len(reqs) {
+			r, ev := reqs[i].at, evs[j].at
+			takeReq = r < ev || (r == ev && e.ties == RequestFirst)
+		}
+		if takeReq {
 			e.schedule = append(e.schedule, reqs[i])
 			i++
 		} else {

@@ -451,10 +451,14 @@ func TestScheduleIsSeededAndEven(t *testing.T) {
 	if last.kind != actEnd || last.at != 37*time.Second {
 		t.Errorf("run ends at %v, want 37s", last.at)
 	}
-	// An event at 0 s runs when the start wait ends, after the request due
-	// at the same moment.
-	if a.schedule[0].kind == actEvent || a.schedule[1].kind != actEvent || a.schedule[1].at != 5*time.Second {
-		t.Errorf("schedule starts %+v, %+v; want the first request, then the event at 5s", a.schedule[0], a.schedule[1])
+	// An event at 0 s runs when the start wait ends, before the request due
+	// at the same moment; with RequestFirst ties, after it.
+	if a.schedule[0].kind != actEvent || a.schedule[0].at != 5*time.Second || a.schedule[1].kind == actEvent {
+		t.Errorf("schedule starts %+v, %+v; want the event at 5s, then the first request", a.schedule[0], a.schedule[1])
+	}
+	o := newEngineTies(sc, 99, RequestFirst)
+	if o.schedule[0].kind == actEvent || o.schedule[1].kind != actEvent || o.schedule[1].at != 5*time.Second {
+		t.Errorf("request-first schedule starts %+v, %+v; want the first request, then the event at 5s", o.schedule[0], o.schedule[1])
 	}
 }
 

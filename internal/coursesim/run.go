@@ -33,6 +33,8 @@ type Options struct {
 	// KillGrace is how long replicas get between SIGTERM and SIGKILL at the
 	// end of a run; 0 means one second.
 	KillGrace time.Duration
+	// Ties orders a request and a fault due at the same moment.
+	Ties Ties
 }
 
 // ReplicaInfo describes one replica process after a run.
@@ -105,7 +107,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &runner{
-		eng:      newEngine(sc, opts.Seed),
+		eng:      newEngineTies(sc, opts.Seed, opts.Ties),
 		log:      log.With("scenario", sc.Name),
 		observer: opts.Observer,
 		grace:    opts.KillGrace,
