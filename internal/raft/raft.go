@@ -65,6 +65,12 @@ type Config struct {
 	// ElectionTick is the minimum election timeout in ticks; each node
 	// draws its timeout from [ElectionTick, 2*ElectionTick). Default 10.
 	ElectionTick int
+	// FirstElectionTick, when > 0, replaces ElectionTick as the minimum
+	// timeout of a node that has never seen a term (a brand-new cluster),
+	// so a fresh cluster elects its first leader quickly. Such a node has
+	// promised nothing to any leader, so it also skips the boot quiet
+	// period (see the package doc on leases).
+	FirstElectionTick int
 	// HeartbeatTick is how often, in ticks, the leader contacts an
 	// otherwise idle follower. Default 1. Must be < ElectionTick.
 	HeartbeatTick int
@@ -95,7 +101,10 @@ type Config struct {
 	// Default 4 MiB.
 	MaxApplyBytes uint64
 	// RetransmitTicks resends to a follower whose appends went unanswered
-	// this long; 0 relies on heartbeat responses alone.
+	// this long, and makes a (pre-)candidate resend its vote requests to
+	// members that have not answered, so that one lost datagram does not
+	// cost a whole election timeout; 0 relies on heartbeat responses and
+	// election timeouts alone.
 	RetransmitTicks int
 
 	// EagerFollowers, when > 0, sends new entries at once to only that
@@ -156,7 +165,7 @@ func (c *Config) normalize() error {
 	if c.MaxApplyBytes == 0 {
 		c.MaxApplyBytes = 4 << 20
 	}
-	if c.RetransmitTicks < 0 || c.EagerFollowers < 0 || c.ChainAckDelayTicks < 0 {
+	if c.RetransmitTicks < 0 || c.EagerFollowers < 0 || c.ChainAckDelayTicks < 0 || c.FirstElectionTick < 0 {
 		return errors.New("raft: config: negative tick or follower count")
 	}
 	if c.Chain && c.EagerFollowers == 0 {
@@ -211,9 +220,11 @@ type Raft struct {
 	electionElapsed           int
 	randomizedElectionTimeout int
 	// lastLeaderContact is the tick at which this node last heard from a
-	// leader of its term. It starts at 0 so a node that just booted
-	// refuses votes for one election timeout: a leader's lease may still
-	// count on the vote it forgot (see DESIGN.md "leases").
+	// leader of its term; 0 means never. It starts at the boot tick so a
+	// node that just booted refuses votes for one election timeout: a
+	// leader's lease may still count on the vote it forgot (see DESIGN.md
+	// "leases"). A node booting at term 0 never promised anything and
+	// starts at 0.
 	lastLeaderContact uint64
 
 	// seq numbers the leader's messages; the high bits hold the tick of
@@ -222,6 +233,9 @@ type Raft struct {
 	seqN    uint64
 
 	leadTransferee uint64
+	// campaignForce remembers that the running election is a leadership
+	// transfer, for resent vote requests.
+	campaignForce bool
 	// termStart is the index of the no-op that opened the leader's term.
 	termStart uint64
 	// electionCommit is the leader's commit index when it was elected.
@@ -297,6 +311,9 @@ func New(cfg Config, st State) (*Raft, error) {
 		return nil, fmt.Errorf("raft: hard state commit %d beyond last index %d", hs.Commit, r.log.lastIndex())
 	}
 	r.term, r.vote = hs.Term, hs.Vote
+	if r.term == 0 {
+		r.lastLeaderContact = 0 // never heard of a leader: no promise to keep
+	}
 	r.log.committed = commit
 	applied := max(cfg.Applied, r.log.snapIndex)
 	if applied > commit {
@@ -347,7 +364,11 @@ type SoftState struct {
 func (r *Raft) softState() SoftState { return SoftState{Lead: r.lead, Role: r.role} }
 
 func (r *Raft) resetRandomizedElectionTimeout() {
-	r.randomizedElectionTimeout = r.cfg.ElectionTick + r.cfg.Rand.IntN(r.cfg.ElectionTick)
+	base := r.cfg.ElectionTick
+	if r.term == 0 && r.cfg.FirstElectionTick > 0 {
+		base = r.cfg.FirstElectionTick
+	}
+	r.randomizedElectionTimeout = base + r.cfg.Rand.IntN(base)
 }
 
 // reset clears what every role change clears.
@@ -465,6 +486,10 @@ func (r *Raft) guard() {
 func tickElection(r *Raft) {
 	r.electionElapsed++
 	r.tickChainAck()
+	if rt := r.cfg.RetransmitTicks; rt > 0 && r.electionElapsed%rt == 0 &&
+		(r.role == PreCandidate || r.role == Candidate) {
+		r.resendVoteRequests()
+	}
 	if r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout {
 		r.electionElapsed = 0
 		r.hup(false)
@@ -513,6 +538,23 @@ func (r *Raft) campaign(kind MessageType, force bool) {
 		}
 		r.send(Message{Type: kind, To: id, Term: term, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Force: force})
 	}
+	r.campaignForce = force
+}
+
+// resendVoteRequests asks again every member that has not answered this
+// (pre-)election. Asking twice is harmless: a voter answers the same
+// request the same way, and a granted vote is granted again.
+func (r *Raft) resendVoteRequests() {
+	kind, term := MsgVote, r.term
+	if r.role == PreCandidate {
+		kind, term = MsgPreVote, r.term+1
+	}
+	for _, id := range r.members {
+		if _, answered := r.votes[id]; answered || id == r.id {
+			continue
+		}
+		r.send(Message{Type: kind, To: id, Term: term, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Force: r.campaignForce})
+	}
 }
 
 // poll records a vote and returns the election's outcome so far.
@@ -541,6 +583,9 @@ func (r *Raft) inLease() bool {
 	}
 	if r.role == Leader {
 		return true
+	}
+	if r.lastLeaderContact == 0 {
+		return false
 	}
 	return r.now-r.lastLeaderContact < uint64(r.cfg.ElectionTick)
 }

@@ -238,3 +238,65 @@ func TestRestartKeepsVoteAndLog(t *testing.T) {
 		t.Fatalf("restart lost state: before %+v after %+v", before, after)
 	}
 }
+
+// A brand-new cluster elects with FirstElectionTick: its nodes promised
+// nothing to anyone, so they neither wait out a boot quiet period nor the
+// full election timeout.
+func TestFreshClusterElectsWithFirstElectionTick(t *testing.T) {
+	tn := newTestNet(t, 5, func(c *Config) { c.ElectionTick, c.FirstElectionTick, c.HeartbeatTick = 100, 5, 10 })
+	for i := 1; i <= 2*5+2; i++ {
+		tn.tickAll(1)
+		if tn.leader() != None {
+			return
+		}
+	}
+	t.Fatalf("no leader within 2*FirstElectionTick+2 ticks\n%s", tn)
+}
+
+// A node that restarts with a term refuses votes for one election timeout:
+// a leader's lease may count on a promise it no longer remembers.
+func TestRestartedNodeRefusesVotesForOneTimeout(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	l := tn.elect()
+	tn.settle()
+	var f uint64
+	for _, id := range tn.ids {
+		if id != l {
+			f = id
+			break
+		}
+	}
+	tn.start(f)
+	r := tn.nodes[f].r
+	if !r.inLease() {
+		t.Fatalf("restarted node %d at term %d is not in its boot quiet period", f, r.Term())
+	}
+	fresh := newTestNet(t, 3, nil)
+	if fresh.nodes[1].r.inLease() {
+		t.Fatal("a node booting at term 0 keeps a boot quiet period it does not need")
+	}
+}
+
+// A candidate asks again the voters whose answers were lost, instead of
+// waiting out another election timeout.
+func TestCandidateResendsLostVoteRequests(t *testing.T) {
+	lost := map[uint64]int{}
+	tn := newTestNet(t, 3, func(c *Config) { c.ElectionTick, c.HeartbeatTick, c.RetransmitTicks = 50, 5, 3 })
+	tn.drop = func(m Message) bool {
+		if m.Type == MsgPreVote || m.Type == MsgVote {
+			if lost[m.From] < 2 { // each candidate's first two requests vanish
+				lost[m.From]++
+				return true
+			}
+		}
+		return false
+	}
+	start := tn.nodes[1].r.now
+	l := tn.elect()
+	if took := tn.nodes[l].r.now - start; took >= 2*50 {
+		t.Fatalf("election took %d ticks despite resends; want < one election timeout range (100)", took)
+	}
+	if lost[l] < 2 {
+		t.Fatalf("leader %d lost only %d vote requests; the test did not exercise resends", l, lost[l])
+	}
+}

@@ -21,6 +21,9 @@ type Options struct {
 	Tick Time
 	// ElectionTick and HeartbeatTick configure the cores. Defaults 30, 5.
 	ElectionTick, HeartbeatTick int
+	// FirstElectionTick, as in raft.Config: a fresh cluster's quick first
+	// election.
+	FirstElectionTick int
 	// DisablePreVote and DisableCheckQuorum turn those features off.
 	DisablePreVote, DisableCheckQuorum bool
 	// LeaseReads lets half of the reads use the leader lease.

@@ -50,7 +50,8 @@ func (n *simNode) config() node.Config {
 	seed := uint64(n.c.opt.Seed)
 	rc := raft.Config{
 		ID: n.id, Peers: n.c.ids(), ElectionTick: o.ElectionTick, HeartbeatTick: o.HeartbeatTick,
-		PreVote: !o.DisablePreVote, CheckQuorum: !o.DisableCheckQuorum, CheckInvariants: true,
+		FirstElectionTick: o.FirstElectionTick,
+		PreVote:           !o.DisablePreVote, CheckQuorum: !o.DisableCheckQuorum, CheckInvariants: true,
 		MaxEntriesPerMsg: o.MaxEntriesPerMsg, MaxInflightMsgs: o.MaxInflight,
 		RetransmitTicks: o.RetransmitTicks, EagerFollowers: o.EagerFollowers,
 		Chain: o.Chain, ChainAckDelayTicks: o.ChainAckDelayTicks,

@@ -107,6 +107,11 @@ func pick(seed int64, p Profile) Options {
 		Think:    Time(time.Duration(rng.IntN(100)) * time.Millisecond),
 		Timeout:  Time(300 * time.Millisecond),
 	}
+	// Drawn last so that adding it left every earlier choice of a seed as
+	// it was.
+	if !p.Stress && rng.IntN(2) == 0 {
+		o.FirstElectionTick = 3 + rng.IntN(10)
+	}
 	return o
 }
 
@@ -117,6 +122,9 @@ func describeOptions(o Options) string {
 		mode = fmt.Sprintf("chain(k=%d,ackdelay=%d,rt=%d)", o.EagerFollowers, o.ChainAckDelayTicks, o.RetransmitTicks)
 	case o.EagerFollowers > 0:
 		mode = fmt.Sprintf("eager(k=%d,rt=%d)", o.EagerFollowers, o.RetransmitTicks)
+	}
+	if o.FirstElectionTick > 0 {
+		mode += fmt.Sprintf(" first=%d", o.FirstElectionTick)
 	}
 	return fmt.Sprintf("nodes=%d %s replyByAck=%v lease=%v prevote=%v snapEvery=%d loss=%.2f dup=%.2f delay<=%s fsync=%s loseUnsynced=%v clients=%dx%d keys=%d gets=%.2f",
 		o.Nodes, mode, o.ReplyByAck, o.LeaseReads, !o.DisablePreVote, o.SnapshotEvery, o.Net.Loss, o.Net.Dup,
