@@ -77,7 +77,11 @@ func runPlayground(ctx context.Context, std stdio, args []string) int {
 	fmt.Fprintf(std.out, "raftkv playground: 3 nodes up, data in %s\n\n", dir)
 	fmt.Fprintf(std.out, "  endpoints: %s\n\n", strings.Join(endpoints, ","))
 	fmt.Fprintf(std.out, "Try:\n  curl -X PUT --data-binary hello %s/v1/kv/greeting\n  curl %s/v1/kv/greeting\n", endpoints[0], endpoints[1])
-	fmt.Fprintf(std.out, "  curl %s/v1/status\n  raftkv put color blue && raftkv get color\n\nCtrl-C to stop.\n", endpoints[2])
+	cli, ep := cliName(), ""
+	if *clientPort != 2379 {
+		ep = " --endpoints " + strings.Join(endpoints, ",")
+	}
+	fmt.Fprintf(std.out, "  curl %s/v1/status\n  %s put%s color blue && %s get%s color\n\nCtrl-C to stop.\n", endpoints[2], cli, ep, cli, ep)
 	failed := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {
@@ -96,4 +100,14 @@ func runPlayground(ctx context.Context, std stdio, args []string) int {
 		}
 		return exitOK
 	}
+}
+
+// cliName is how the user can run this program again from the same shell:
+// the path they used when it is the built binary (./raftkv after make),
+// else the go run form.
+func cliName() string {
+	if filepath.Base(os.Args[0]) == "raftkv" {
+		return os.Args[0]
+	}
+	return "go run ./cmd/raftkv"
 }

@@ -72,7 +72,8 @@ type Config struct {
 	// snapshot-pending state (ReportSnapshot). Same goroutine and rule as
 	// OnUnreachable.
 	OnSnapshotStatus func(id uint64, ok bool)
-	// Logger receives the transport's logs; nil discards them.
+	// Logger receives the transport's logs, tagged component=tcp; it
+	// should already name the node (the server's does). nil discards them.
 	Logger *slog.Logger
 	// Seed seeds the reconnection jitter (mixed with the node and peer ids so
 	// that nodes given the same seed still spread out). No global random

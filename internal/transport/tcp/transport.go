@@ -61,7 +61,7 @@ func New(cfg Config) (*Transport, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
 		cfg:     cfg,
-		log:     cfg.Logger.With("node", cfg.ID),
+		log:     cfg.Logger.With("component", "tcp"),
 		ctx:     ctx,
 		cancel:  cancel,
 		rep:     newReporter(cfg.OnUnreachable, cfg.OnSnapshotStatus),
