@@ -127,6 +127,8 @@ type Replica struct {
 
 	now  uint64 // ticks
 	soft raft.SoftState
+	// lastLead is the last leader seen, in term lastLeadTerm (leaderID).
+	lastLead, lastLeadTerm uint64
 	// outbox holds the Raft messages of the Ready being handled.
 	outbox []raft.Message
 	// sent counts Raft messages sent, by type; redirects counts redirect
@@ -189,8 +191,26 @@ func New(cfg Config, out Sender) (*Replica, error) {
 	return r, nil
 }
 
+// leaderID is the replica's belief about the leader, for the "leader"
+// field of everything it sends and for redirects: the leader it follows,
+// or else the last leader it knew of in its current term. A follower that
+// stops hearing from its leader starts a pre-vote but keeps its term, and
+// no other leader can exist in that term, so naming that leader is still
+// the best answer; a minority cut off by a partition would otherwise
+// announce "no leader" with every pre-vote, and the simulator, which learns
+// the leader from these fields, would aim its next partition or kill at a
+// guess.
 func (r *Replica) leaderID() udpjson.ID {
-	id, err := udpjson.ClassroomID(r.drv.Raft().Leader())
+	rf := r.drv.Raft()
+	lead, term := rf.Leader(), rf.Term()
+	if lead != raft.None {
+		r.lastLead, r.lastLeadTerm = lead, term
+	} else if term == r.lastLeadTerm && r.lastLead != rf.ID() {
+		// (A deposed leader does not name itself: clients it redirected
+		// would come straight back.)
+		lead = r.lastLead
+	}
+	id, err := udpjson.ClassroomID(lead)
 	if err != nil {
 		return udpjson.Broadcast
 	}
