@@ -72,7 +72,7 @@ func (c *Config) defaults() {
 		c.HeartbeatTick = 1000
 	}
 	if c.RetransmitTicks == 0 {
-		c.RetransmitTicks = 150
+		c.RetransmitTicks = 100
 	}
 	if c.FirstElectionTick == 0 {
 		c.FirstElectionTick = 150
