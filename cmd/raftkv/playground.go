@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,12 @@ func runPlayground(ctx context.Context, std stdio, args []string) int {
 		servers = append(servers, s)
 	}
 	defer stopAll()
+	// Say "up" only once every node knows a leader: a newcomer's first
+	// curl, typed at once, must not meet "no leader available".
+	if err := waitReady(ctx, endpoints, 30*time.Second); err != nil {
+		fmt.Fprintf(std.err, "raftkv playground: %v\n", err)
+		return exitError
+	}
 	fmt.Fprintf(std.out, "raftkv playground: 3 nodes up, data in %s\n\n", dir)
 	fmt.Fprintf(std.out, "  endpoints: %s\n\n", strings.Join(endpoints, ","))
 	fmt.Fprintf(std.out, "Try:\n  curl -X PUT --data-binary hello %s/v1/kv/greeting\n  curl %s/v1/kv/greeting\n", endpoints[0], endpoints[1])
@@ -110,4 +117,43 @@ func cliName() string {
 		return os.Args[0]
 	}
 	return "go run ./cmd/raftkv"
+}
+
+// waitReady polls every endpoint's /readyz until all answer 200 (each node
+// knows a leader), ctx ends, or the timeout passes.
+func waitReady(ctx context.Context, endpoints []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	ready := func(ep string) bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/readyz", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		all := true
+		for _, ep := range endpoints {
+			if !ready(ep) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster not ready (no leader known to every node) after %v: %w", timeout, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
