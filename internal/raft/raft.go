@@ -102,9 +102,9 @@ type Config struct {
 	MaxApplyBytes uint64
 	// RetransmitTicks resends to a follower whose appends went unanswered
 	// this long, and makes a (pre-)candidate resend its vote requests to
-	// members that have not answered (at most three times), so that one lost datagram does not
-	// cost a whole election timeout; 0 relies on heartbeat responses and
-	// election timeouts alone.
+	// members that have not answered (at most three times), so that one
+	// lost datagram does not cost a whole election timeout; 0 relies on
+	// heartbeat responses and election timeouts alone.
 	RetransmitTicks int
 
 	// EagerFollowers, when > 0, sends new entries at once to only that
@@ -491,7 +491,7 @@ func tickElection(r *Raft) {
 	if rt := r.cfg.RetransmitTicks; rt > 0 && r.electionElapsed%rt == 0 &&
 		(r.role == PreCandidate || r.role == Candidate) && r.voteResends < maxVoteResends {
 		r.voteResends++
-		r.resendVoteRequests()
+		r.requestVotes()
 	}
 	if r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout {
 		r.electionElapsed = 0
@@ -518,13 +518,10 @@ func (r *Raft) hup(transfer bool) {
 }
 
 func (r *Raft) campaign(kind MessageType, force bool) {
-	var term uint64
 	if kind == MsgPreVote {
 		r.becomePreCandidate()
-		term = r.term + 1
 	} else {
 		r.becomeCandidate()
-		term = r.term
 	}
 	if res := r.poll(r.id, true); res == quorum.Won {
 		// A single-member cluster wins at once.
@@ -535,14 +532,9 @@ func (r *Raft) campaign(kind MessageType, force bool) {
 		}
 		return
 	}
-	for _, id := range r.members {
-		if id == r.id {
-			continue
-		}
-		r.send(Message{Type: kind, To: id, Term: term, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Force: force})
-	}
 	r.campaignForce = force
 	r.voteResends = 0
+	r.requestVotes()
 }
 
 // maxVoteResends bounds the resends of one election: enough that losing
@@ -551,10 +543,12 @@ func (r *Raft) campaign(kind MessageType, force bool) {
 // does not keep the network busy.
 const maxVoteResends = 3
 
-// resendVoteRequests asks again every member that has not answered this
-// (pre-)election. Asking twice is harmless: a voter answers the same
-// request the same way, and a granted vote is granted again.
-func (r *Raft) resendVoteRequests() {
+// requestVotes asks every member that has not answered the running
+// (pre-)election for its vote: all of them when the campaign starts, the
+// silent ones on a resend. Asking twice is harmless: a voter answers the
+// same request the same way, and a granted vote is granted again. A
+// pre-vote asks for the term the node would campaign at.
+func (r *Raft) requestVotes() {
 	kind, term := MsgVote, r.term
 	if r.role == PreCandidate {
 		kind, term = MsgPreVote, r.term+1
