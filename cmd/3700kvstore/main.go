@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/raftkv/raftkv/internal/classroom"
+	"github.com/raftkv/raftkv/internal/cpuwarm"
 	"github.com/raftkv/raftkv/internal/transport/udpjson"
 )
 
@@ -99,7 +100,7 @@ func loop(conn *udpjson.Conn, rep *classroom.Replica, logger *slog.Logger) error
 	// more than handling it, and a put crosses six wake-ups. Real work
 	// always preempts the spinner; it spends only idle time.
 	if os.Getenv("RAFTKV_WARM") != "0" {
-		keepWarm()
+		cpuwarm.Start()
 	}
 	start := time.Now()
 	var ticked int64

@@ -1,6 +1,0 @@
-//go:build !linux
-
-package main
-
-// keepWarm does nothing outside Linux.
-func keepWarm() {}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package cpuwarm
+
+// Start does nothing outside Linux.
+func Start() {}
