@@ -55,6 +55,10 @@ type Config struct {
 	HeartbeatTick     int
 	RetransmitTicks   int
 	AckDelayTicks     int
+	// FirstRetransmitTicks is raft's ChainFirstRetransmitTicks: the one
+	// early resend of a chain append the tail has not answered. Default
+	// 10, a few dozen chain round trips; negative turns it off.
+	FirstRetransmitTicks int
 	// InheritWaitTicks bounds how long a new leader waits to hear from
 	// every follower before answering inherited puts.
 	InheritWaitTicks int
@@ -73,6 +77,9 @@ func (c *Config) defaults() {
 	}
 	if c.RetransmitTicks == 0 {
 		c.RetransmitTicks = 100
+	}
+	if c.FirstRetransmitTicks == 0 {
+		c.FirstRetransmitTicks = 10
 	}
 	if c.FirstElectionTick == 0 {
 		c.FirstElectionTick = 150
@@ -180,6 +187,7 @@ func New(cfg Config, out Sender) (*Replica, error) {
 		rc.EagerFollowers = len(ids) / 2 // a majority with the leader
 		rc.Chain = true
 		rc.ChainAckDelayTicks = cfg.AckDelayTicks
+		rc.ChainFirstRetransmitTicks = max(cfg.FirstRetransmitTicks, 0)
 	}
 	drv, err := node.NewDriver(node.Config{
 		Raft: rc, Storage: r, Transport: r, StateMachine: r, Listener: r, Logger: cfg.Logger,

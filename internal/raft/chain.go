@@ -31,6 +31,16 @@ type chainState struct {
 	lastSend uint64   // tick of the last chain MsgApp
 	lastAck  uint64   // tick of the last answer from a tail
 	failures int      // consecutive retransmit timeouts
+	// waiting says a chain MsgApp through sentThrough went out that no
+	// tail's answer has covered yet; waitingSince is when the oldest such
+	// went out, and resent that the chain was resent since. clean says the
+	// last such stretch ended without a resend: only then is an early
+	// resend (Config.ChainFirstRetransmitTicks) made, once per stretch.
+	waiting      bool
+	waitingSince uint64
+	sentThrough  uint64
+	resent       bool
+	clean        bool
 	// reprove makes the next chain message go out even if every member
 	// already holds every entry, so the tail proves the last one.
 	reprove bool
@@ -234,6 +244,10 @@ func (r *Raft) chainBroadcast() bool {
 		pr.LastSend, pr.LastAppend = r.now, r.now
 	}
 	r.chain.lastSend = r.now
+	if !r.chain.waiting {
+		r.chain.waiting, r.chain.waitingSince, r.chain.resent = true, r.now, false
+	}
+	r.chain.sentThrough = max(r.chain.sentThrough, last)
 	if last < r.log.lastIndex() {
 		// More than one message's worth: keep going next Ready.
 		r.needBroadcast = true
@@ -327,6 +341,15 @@ func (r *Raft) handleChainResp(m Message) {
 	}
 	r.chain.lastAck = r.now
 	r.chain.failures = 0
+	if m.Index >= r.chain.sentThrough {
+		if r.chain.waiting {
+			r.chain.clean = !r.chain.resent
+		}
+		r.chain.waiting = false
+	} else {
+		// Progress, but later messages are still out: time them anew.
+		r.chain.waitingSince = r.now
+	}
 	for _, id := range m.Chain {
 		pr := r.prs[id]
 		if pr == nil {
@@ -386,11 +409,26 @@ func (r *Raft) tickChain() {
 			outstanding = true
 		}
 	}
+	if !outstanding {
+		return
+	}
+	if first := uint64(r.cfg.ChainFirstRetransmitTicks); first > 0 && r.chain.waiting &&
+		r.chain.clean && !r.chain.resent && r.now-r.chain.waitingSince >= first {
+		// One early resend: on a chain whose last stretch went through
+		// without one, most likely a single datagram was lost, and until it
+		// is resent the new entries may live on this node alone. On a chain
+		// that keeps failing (heavy loss) early resends would mostly fail
+		// too, and each costs a pass: the steady cadence takes over.
+		r.chain.lastSend = r.now
+		r.resendChain()
+		return
+	}
 	rt := uint64(r.cfg.RetransmitTicks)
-	if !outstanding || r.now-r.chain.lastSend < rt || r.now-r.chain.lastAck < rt {
+	if r.now-r.chain.lastSend < rt || r.now-r.chain.lastAck < rt {
 		return
 	}
 	r.chain.failures++
+	r.logger.Debug("chain unanswered", "failures", r.chain.failures, "members", r.chain.members, "last", last, "answered", r.chain.answered, "commit", r.log.committed)
 	// The next failure counts only after another retransmit interval,
 	// whether or not this one manages to send anything.
 	r.chain.lastSend = r.now
@@ -404,6 +442,7 @@ func (r *Raft) tickChain() {
 		}
 	case r.chain.failures >= 3:
 		r.chain.failures = 0
+		old := slices.Clone(r.chain.members)
 		tail := r.chain.members[len(r.chain.members)-1]
 		kept := r.chain.members[:0]
 		for _, id := range r.chain.members {
@@ -427,17 +466,21 @@ func (r *Raft) tickChain() {
 			r.chain.suspect = id
 			r.chain.suspectUntil = r.now + uint64(r.cfg.ElectionTick)
 		}
-		old := slices.Clone(r.chain.members)
 		r.chain.members = kept
 		r.repairChain()
 		if !slices.Equal(old, r.chain.members) {
 			r.logger.Debug("chain changed", "from", old, "to", r.chain.members)
 		}
 	}
+	r.resendChain()
+}
+
+// resendChain makes the next chain message start over from what each
+// member is known to hold, and go out even if it carries no entry.
+func (r *Raft) resendChain() {
+	r.chain.resent = true
 	for _, id := range r.chain.members {
-		pr := r.prs[id]
-		// Start over from what each member is known to hold.
-		pr.BecomeProbe()
+		r.prs[id].BecomeProbe()
 	}
 	r.chain.reprove = true
 	r.needBroadcast = true

@@ -118,6 +118,14 @@ type Config struct {
 	// leader up to this many ticks, so that one answer covers several
 	// entries. 0 answers at once.
 	ChainAckDelayTicks int
+	// ChainFirstRetransmitTicks resends along the chain once when a chain
+	// MsgApp has gone this long without the tail's answer, before the
+	// steady RetransmitTicks cadence takes over. A lost append otherwise
+	// leaves its entry on the leader alone for a whole RetransmitTicks,
+	// and a leader that dies then takes it along unanswered. It should be
+	// a few chain round trips: each spurious resend costs one chain pass.
+	// 0 waits RetransmitTicks.
+	ChainFirstRetransmitTicks int
 
 	// Applied is the index the state machine had already applied when the
 	// node restarted, for state machines that persist it; 0 means the
@@ -165,7 +173,7 @@ func (c *Config) normalize() error {
 	if c.MaxApplyBytes == 0 {
 		c.MaxApplyBytes = 4 << 20
 	}
-	if c.RetransmitTicks < 0 || c.EagerFollowers < 0 || c.ChainAckDelayTicks < 0 || c.FirstElectionTick < 0 {
+	if c.RetransmitTicks < 0 || c.EagerFollowers < 0 || c.ChainAckDelayTicks < 0 || c.FirstElectionTick < 0 || c.ChainFirstRetransmitTicks < 0 {
 		return errors.New("raft: config: negative tick or follower count")
 	}
 	if c.Chain && c.EagerFollowers == 0 {
@@ -626,7 +634,12 @@ func (r *Raft) stepMsg(m Message) error {
 			if !m.Force && r.inLease() {
 				// A live leader exists as far as we know: neither grant nor
 				// adopt the higher term, so a partitioned node rejoining
-				// cannot depose a healthy leader.
+				// cannot depose a healthy leader. A pre-candidate of our
+				// term is told no, at our term, which it counts: silence
+				// would only make it resend its request (RetransmitTicks).
+				if m.Type == MsgPreVote {
+					r.send(Message{To: m.From, Type: MsgPreVoteResp, Reject: true})
+				}
 				return nil
 			}
 		}

@@ -81,6 +81,73 @@ func TestChainReplicationTailAcknowledges(t *testing.T) {
 	}
 }
 
+// TestChainFirstRetransmit: when the leader's chain append is lost, the
+// entry lives on the leader alone until it is resent. With
+// ChainFirstRetransmitTicks the resend comes after that many ticks, not
+// after RetransmitTicks, provided the chain's previous stretch went
+// through without a resend; and an answered chain is never resent.
+func TestChainFirstRetransmit(t *testing.T) {
+	for _, first := range []int{0, 2} {
+		tn := newTestNet(t, 5, func(c *Config) {
+			c.EagerFollowers = 2
+			c.Chain = true
+			c.RetransmitTicks = 50
+			c.ChainFirstRetransmitTicks = first
+			// Heartbeats would repair the chain too: keep them out of the way.
+			c.HeartbeatTick = 30
+			c.ElectionTick = 100
+		})
+		l := tn.elect()
+		tn.tickAll(3)
+		chainSends := 0
+		dropNext := false
+		tn.drop = func(m Message) bool {
+			if m.Type == MsgApp && m.From == l && len(m.Chain) > 0 {
+				chainSends++
+				if dropNext {
+					dropNext = false
+					return true
+				}
+			}
+			return false
+		}
+		// An answered chain is left alone.
+		tn.propose(l, "answered")
+		tn.settle()
+		tn.tickAll(10)
+		if chainSends != 1 {
+			t.Fatalf("first=%d: an answered chain append went out %d times, want once", first, chainSends)
+		}
+		dropNext = true
+		idx := tn.propose(l, "lost")
+		tn.settle()
+		tn.tickAll(3)
+		committed := tn.nodes[l].r.Status().Commit >= idx
+		if first == 0 && committed {
+			t.Fatalf("first=0: entry %d committed within 3 ticks of a lost append; the test no longer loses it", idx)
+		}
+		if first > 0 && !committed {
+			t.Fatalf("first=%d: entry %d not committed 3 ticks after its chain append was lost (chain sends %d)", first, idx, chainSends)
+		}
+		if first == 0 {
+			continue
+		}
+		// That stretch needed a resend: on a chain that just failed, the
+		// next loss waits for the steady cadence.
+		dropNext = true
+		idx = tn.propose(l, "lost after a failure")
+		tn.settle()
+		tn.tickAll(3)
+		if tn.nodes[l].r.Status().Commit >= idx {
+			t.Fatalf("entry %d resent early right after a failed stretch", idx)
+		}
+		tn.tickAll(50)
+		if tn.nodes[l].r.Status().Commit < idx {
+			t.Fatalf("entry %d not committed after RetransmitTicks", idx)
+		}
+	}
+}
+
 func TestReadIndexAndLease(t *testing.T) {
 	tn := newTestNet(t, 3, nil)
 	l := tn.elect()
@@ -298,5 +365,45 @@ func TestCandidateResendsLostVoteRequests(t *testing.T) {
 	}
 	if lost[l] < 2 {
 		t.Fatalf("leader %d lost only %d vote requests; the test did not exercise resends", l, lost[l])
+	}
+}
+
+// TestPreVoteInLeaseIsRejectedAloud: a follower that hears from a live
+// leader refuses a pre-vote without adopting its term, and says so at its
+// own term, which the pre-candidate counts; silence would only make the
+// pre-candidate resend the request every RetransmitTicks.
+func TestPreVoteInLeaseIsRejectedAloud(t *testing.T) {
+	tn := newTestNet(t, 3, func(c *Config) { c.RetransmitTicks = 3 })
+	l := tn.elect()
+	tn.tickAll(1)
+	var f, g uint64
+	for _, id := range tn.ids {
+		if id != l {
+			if f == None {
+				f = id
+			} else {
+				g = id
+			}
+		}
+	}
+	r := tn.nodes[g].r
+	term := r.Status().Term
+	last := r.log.lastIndex()
+	if err := r.Step(Message{Type: MsgPreVote, From: f, To: g, Term: term + 1, Index: last, LogTerm: r.log.termOrZero(last)}); err != nil {
+		t.Fatal(err)
+	}
+	rd := r.Ready()
+	var got []Message
+	for _, m := range rd.Messages {
+		if m.Type == MsgPreVoteResp {
+			got = append(got, m)
+		}
+	}
+	r.Advance()
+	if len(got) != 1 || !got[0].Reject || got[0].Term != term || got[0].To != f {
+		t.Fatalf("pre-vote in lease answered with %v, want one rejection to %d at term %d", got, f, term)
+	}
+	if r.Status().Term != term {
+		t.Fatalf("follower moved to term %d on a pre-vote", r.Status().Term)
 	}
 }

@@ -33,8 +33,10 @@ type Options struct {
 	Chain              bool
 	ChainAckDelayTicks int
 	RetransmitTicks    int
-	MaxEntriesPerMsg   int
-	MaxInflight        int
+	// ChainFirstRetransmitTicks, as in raft.Config.
+	ChainFirstRetransmitTicks int
+	MaxEntriesPerMsg          int
+	MaxInflight               int
 	// SnapshotEvery compacts each node's log after so many applied entries.
 	SnapshotEvery uint64
 	// Net describes the network's faults.

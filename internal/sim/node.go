@@ -55,8 +55,9 @@ func (n *simNode) config() node.Config {
 		MaxEntriesPerMsg: o.MaxEntriesPerMsg, MaxInflightMsgs: o.MaxInflight,
 		RetransmitTicks: o.RetransmitTicks, EagerFollowers: o.EagerFollowers,
 		Chain: o.Chain, ChainAckDelayTicks: o.ChainAckDelayTicks,
-		Rand:    rand.New(rand.NewPCG(seed, n.id<<32|uint64(n.incarnation))),
-		Testing: o.Knobs,
+		ChainFirstRetransmitTicks: o.ChainFirstRetransmitTicks,
+		Rand:                      rand.New(rand.NewPCG(seed, n.id<<32|uint64(n.incarnation))),
+		Testing:                   o.Knobs,
 	}
 	return node.Config{Raft: rc, Storage: n, Transport: n, StateMachine: n.kv, Listener: n, SnapshotEvery: o.SnapshotEvery}
 }

@@ -112,6 +112,9 @@ func pick(seed int64, p Profile) Options {
 	if !p.Stress && rng.IntN(2) == 0 {
 		o.FirstElectionTick = 3 + rng.IntN(10)
 	}
+	if o.Chain && rng.IntN(2) == 0 {
+		o.ChainFirstRetransmitTicks = 1 + rng.IntN(o.RetransmitTicks)
+	}
 	return o
 }
 
@@ -119,7 +122,7 @@ func describeOptions(o Options) string {
 	mode := "fanout"
 	switch {
 	case o.Chain:
-		mode = fmt.Sprintf("chain(k=%d,ackdelay=%d,rt=%d)", o.EagerFollowers, o.ChainAckDelayTicks, o.RetransmitTicks)
+		mode = fmt.Sprintf("chain(k=%d,ackdelay=%d,rt=%d,first-rt=%d)", o.EagerFollowers, o.ChainAckDelayTicks, o.RetransmitTicks, o.ChainFirstRetransmitTicks)
 	case o.EagerFollowers > 0:
 		mode = fmt.Sprintf("eager(k=%d,rt=%d)", o.EagerFollowers, o.RetransmitTicks)
 	}
