@@ -634,12 +634,12 @@ func (r *Raft) stepMsg(m Message) error {
 			if !m.Force && r.inLease() {
 				// A live leader exists as far as we know: neither grant nor
 				// adopt the higher term, so a partitioned node rejoining
-				// cannot depose a healthy leader. A pre-candidate of our
-				// term is told no, at our term, which it counts: silence
-				// would only make it resend its request (RetransmitTicks).
-				if m.Type == MsgPreVote {
-					r.send(Message{To: m.From, Type: MsgPreVoteResp, Reject: true})
-				}
+				// cannot depose a healthy leader. No answer, on purpose: a
+				// rejection would make the pre-candidate give up until its
+				// next election timeout, while silence lets it ask again
+				// (RetransmitTicks) once this lease has run out, which after
+				// a leader's death is a few ticks later (DESIGN.md "Lost
+				// vote requests").
 				return nil
 			}
 		}
