@@ -18,13 +18,13 @@ import (
 // (client -> leader -> a follower -> a second follower, which is the first
 // replica that knows a majority of five holds the write -> client), a get
 // twice. The floor replica below does exactly that and nothing more: no
-// Raft, no terms, no timers, no JSON decoding beyond finding four fields;
+// Raft, no terms, no timers, no JSON decoding beyond finding a few fields;
 // replica 0000 is the leader forever, keeps the map and answers gets, and
 // the chain 0000 -> 0001 -> 0002 answers puts. Its median latency under a
 // scenario is a lower bound for the median of a real replica, which must
 // do at least this work per request.
 //
-//	go test -run '^$' -bench LatencyFloor -benchtime 1x ./internal/coursesim/
+//	go test -run '^$' -bench LatencyFloor -benchtime 3x ./internal/coursesim/
 
 // floorEnv makes the test binary act as a floor replica (the simulator
 // starts it with the replica's arguments, and children inherit the
